@@ -1,0 +1,1 @@
+"""MuJoCo tasks and their scripted experts; importing registers the env ids."""

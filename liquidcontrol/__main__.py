@@ -1,0 +1,5 @@
+import sys
+
+from liquidcontrol.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Policies: liquid cells, wirings, baselines. See policies/base.py for the interface."""

@@ -1,0 +1,194 @@
+"""The policy interface every model kind implements.
+
+A policy is a recurrent controller with a *flat* state tensor, so the same
+code drives a CfC, an LTC, an LSTM (h and c concatenated) or a feed-forward
+MLP (frame-stack buffer, or an empty state) in training, evaluation, ONNX
+export and the ROS node.
+
+Shapes and units
+----------------
+- ``obs``: ``[B, obs_dim]`` float32, raw observation as the env returns it.
+  Normalisation (``obs_mean`` / ``obs_std`` buffers) happens inside.
+- ``state``: ``[B, state_dim]`` float32; ``initial_state(B)`` gives zeros.
+- ``dt``: ``[B, 1]`` seconds since the previous step (per sample). The cell
+  sees ``dt / control_period`` so that the nominal rate is one time unit, the
+  convention of the reference ``ncps`` package (``timespans = 1``).
+- ``action``: ``[B, act_dim]``, in the env's action units (``[-1, 1]`` for
+  our tasks): an affine output map (per-dimension scale and bias) follows the
+  core, so bounded cells can still reach full lock.
+
+Subclasses implement :meth:`_core_step` (and may override
+:meth:`_core_sequence` with a faster fused version).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from liquidcontrol.errors import LiquidControlError
+
+
+class RecurrentPolicy(nn.Module):
+    """Base class: normalisation, output map, resets, validation, ``predict``."""
+
+    kind: str = "base"
+
+    def __init__(self, obs_dim: int, act_dim: int, control_period: float = 0.05) -> None:
+        super().__init__()
+        if obs_dim <= 0 or act_dim <= 0:
+            raise LiquidControlError(f"obs_dim and act_dim must be positive, got {obs_dim} and {act_dim}.")
+        if control_period <= 0:
+            raise LiquidControlError(f"control_period must be positive seconds, got {control_period}.")
+        self.obs_dim = int(obs_dim)
+        self.act_dim = int(act_dim)
+        self.control_period = float(control_period)
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))
+        self.register_buffer("obs_std", torch.ones(obs_dim))
+        self.action_scale = nn.Parameter(torch.ones(act_dim))
+        self.action_bias = nn.Parameter(torch.zeros(act_dim))
+
+    # -- to implement -----------------------------------------------------
+    @property
+    def state_dim(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def core_output_dim(self) -> int:
+        """Width of the core's output (before the affine action map)."""
+        return self.act_dim
+
+    def _core_step(self, x: Tensor, state: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """One step on normalised input ``x`` [B, obs_dim] with time ``t`` [B, 1]
+        in control periods; returns core output [B, act_dim] and new state."""
+        raise NotImplementedError
+
+    def _core_sequence(
+        self, x: Tensor, state: Tensor, t: Tensor, keep: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        """Whole sequence: ``x`` [B, T, obs_dim], ``t`` [B, T, 1], ``keep``
+        [B, T, 1] (0 where an episode starts, so the state is reset before
+        that step) or None. Returns outputs [B, T, act_dim] and final state."""
+        outputs = []
+        for i in range(x.shape[1]):
+            if keep is not None:
+                state = state * keep[:, i]
+            y, state = self._core_step(x[:, i], state, t[:, i])
+            outputs.append(y)
+        return torch.stack(outputs, dim=1), state
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this policy (stored in card.json)."""
+        return {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "control_period": self.control_period}
+
+    # -- shared behaviour -------------------------------------------------
+    def initial_state(self, batch: int) -> Tensor:
+        return torch.zeros(batch, self.state_dim, device=self.obs_mean.device)
+
+    def set_normalization(self, mean: np.ndarray | Tensor, std: np.ndarray | Tensor) -> None:
+        """Store observation statistics; tiny std is clamped to avoid blow-ups."""
+        mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float32)).reshape(self.obs_dim)
+        std_t = torch.as_tensor(np.asarray(std, dtype=np.float32)).reshape(self.obs_dim)
+        self.obs_mean.copy_(mean_t)
+        self.obs_std.copy_(torch.clamp(std_t, min=1e-3))
+
+    def _normalize(self, obs: Tensor) -> Tensor:
+        return (obs - self.obs_mean) / self.obs_std
+
+    def _act(self, y: Tensor) -> Tensor:
+        return y * self.action_scale + self.action_bias
+
+    def forward(self, obs: Tensor, state: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
+        """One control step. ``obs`` [B, obs_dim], ``state`` [B, state_dim],
+        ``dt`` [B, 1] seconds. Returns ``(action [B, act_dim], new_state)``.
+        This is exactly the graph exported to ONNX."""
+        y, new_state = self._core_step(self._normalize(obs), state, dt / self.control_period)
+        return self._act(y), new_state
+
+    def forward_sequence(
+        self,
+        obs: Tensor,
+        state: Tensor | None = None,
+        dt: Tensor | float | None = None,
+        episode_start: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Run ``obs`` [B, T, obs_dim] through the policy.
+
+        ``dt``: seconds, scalar or [B, T] or [B, T, 1]; default one control
+        period. ``episode_start``: [B, T] (bool or 0/1), resets the state to
+        zeros before the flagged steps (``(1 - done) * h``).
+        Returns ``(actions [B, T, act_dim], final_state [B, state_dim])``.
+        """
+        self.check_sequence(obs)
+        batch, steps = obs.shape[0], obs.shape[1]
+        if state is None:
+            state = self.initial_state(batch)
+        t = _time_tensor(dt, batch, steps, self.control_period, obs)
+        keep = None
+        if episode_start is not None:
+            keep = (1.0 - episode_start.to(obs.dtype).reshape(batch, steps, 1))
+        y, final = self._core_sequence(self._normalize(obs), state, t / self.control_period, keep)
+        return self._act(y), final
+
+    def check_sequence(self, obs: Tensor) -> None:
+        if obs.dim() != 3 or obs.shape[-1] != self.obs_dim:
+            raise LiquidControlError(
+                f"expected observations of shape [batch, time, {self.obs_dim}], got {list(obs.shape)}."
+            )
+        if not torch.isfinite(obs).all():
+            raise LiquidControlError("observations contain NaN or infinite values; clean the data before training.")
+
+    @torch.no_grad()
+    def predict(
+        self,
+        obs: np.ndarray,
+        state: np.ndarray | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+        dt: float | np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Numpy convenience in the stable-baselines3 style.
+
+        ``obs`` [obs_dim] or [B, obs_dim]; returns ``(action, state)`` as numpy
+        with the same leading shape. Policies here are deterministic; the flag
+        is accepted for API compatibility.
+        """
+        del deterministic
+        arr = np.asarray(obs, dtype=np.float32)
+        single = arr.ndim == 1
+        arr2 = arr[None] if single else arr
+        if arr2.ndim != 2 or arr2.shape[1] != self.obs_dim:
+            raise LiquidControlError(f"expected an observation of width {self.obs_dim}, got shape {arr.shape}.")
+        if not np.isfinite(arr2).all():
+            raise LiquidControlError("observation contains NaN or infinite values.")
+        batch = arr2.shape[0]
+        st = self.initial_state(batch) if state is None else torch.as_tensor(
+            np.asarray(state, dtype=np.float32).reshape(batch, self.state_dim))
+        if episode_start is not None:
+            reset = torch.as_tensor(np.asarray(episode_start, dtype=np.float32).reshape(batch, 1))
+            st = st * (1.0 - reset)
+        period = self.control_period if dt is None else dt
+        dt_t = torch.as_tensor(np.broadcast_to(np.asarray(period, np.float32), (batch, 1)).copy())
+        action, new_state = self(torch.as_tensor(arr2), st, dt_t)
+        a, s = action.numpy(), new_state.numpy()
+        return (a[0], s[0]) if single else (a, s)
+
+    def num_parameters(self, trainable_only: bool = True) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+
+def _time_tensor(dt: Tensor | float | None, batch: int, steps: int, period: float, like: Tensor) -> Tensor:
+    """Normalise the many accepted ``dt`` forms to seconds [B, T, 1]."""
+    if dt is None:
+        return torch.full((batch, steps, 1), period, dtype=like.dtype, device=like.device)
+    if not isinstance(dt, Tensor):
+        return torch.full((batch, steps, 1), float(dt), dtype=like.dtype, device=like.device)
+    t = dt.to(like.dtype)
+    if t.dim() == 2:
+        t = t.unsqueeze(-1)
+    if t.shape != (batch, steps, 1):
+        raise LiquidControlError(f"expected dt of shape [{batch}, {steps}] or [{batch}, {steps}, 1], got {list(dt.shape)}.")
+    return t
