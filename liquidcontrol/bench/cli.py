@@ -1,0 +1,26 @@
+"""``liquidcontrol bench models`` and ``liquidcontrol bench env parking``.
+
+Benchmarks print ratios against a reference measured in the same run on the
+same machine; they never assert timings (machines are shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+TARGETS = {
+    "models": "liquidcontrol.bench.models",
+    "env": "liquidcontrol.bench.env",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="target", required=True, metavar="TARGET")
+    for name, module_name in TARGETS.items():
+        module = importlib.import_module(module_name)
+        module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(importlib.import_module(TARGETS[args.target]).run(args) or 0)
