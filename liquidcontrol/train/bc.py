@@ -1,0 +1,135 @@
+"""Behaviour cloning of sequence models with truncated backpropagation through time.
+
+Reads top to bottom: config, the epoch loop (``fit``), and ``train(config)``
+which clones a policy from a demonstration file. DAgger (``dagger.py``)
+reuses ``fit`` on its growing data set.
+
+Each batch holds whole episodes (padded); the recurrent state starts at zero
+at the episode start, runs through the episode in chunks of ``tbptt`` steps,
+and is detached between chunks, exactly as the policy meets it when driving.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from liquidcontrol.config import option
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.policies.base import RecurrentPolicy
+from liquidcontrol.train.data import Demonstrations, PaddedBatch
+
+
+@dataclass
+class FitConfig:
+    """Optimisation settings shared by BC and DAgger."""
+
+    lr: float = option(3e-3, "Adam learning rate")
+    batch_size: int = option(32, "episodes per batch")
+    tbptt: int = option(32, "steps per truncated-BPTT chunk (one optimizer step each)")
+    grad_clip: float = option(1.0, "max global gradient norm")
+    weight_decay: float = option(0.0, "Adam weight decay")
+
+
+def make_optimizer(params: Any, cfg: FitConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _to_tensors(batch: PaddedBatch) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.from_numpy(a) for a in (batch.obs, batch.act, batch.dt, batch.mask))
+
+
+def fit_epoch(
+    policy: RecurrentPolicy, optimizer: torch.optim.Optimizer, demos: Demonstrations,
+    cfg: FitConfig, rng: np.random.Generator,
+) -> float:
+    """One pass over ``demos``; returns the mean masked MSE of the action labels."""
+    policy.train()
+    total, weight = 0.0, 0.0
+    for batch in demos.batches(cfg.batch_size, rng):
+        obs, act, dt, mask = _to_tensors(batch)
+        state = policy.initial_state(obs.shape[0])
+        for s in range(0, obs.shape[1], cfg.tbptt):
+            m = mask[:, s : s + cfg.tbptt]
+            n = float(m.sum())
+            if n == 0:
+                break
+            pred, state = policy.forward_sequence(obs[:, s : s + cfg.tbptt], state, dt[:, s : s + cfg.tbptt])
+            loss = (((pred - act[:, s : s + cfg.tbptt]) ** 2).mean(-1) * m).sum() / n
+            if not torch.isfinite(loss):
+                raise LiquidControlError("the training loss became NaN; lower --lr or check the data.")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
+            optimizer.step()
+            state = state.detach()
+            total += float(loss) * n
+            weight += n
+    return total / max(weight, 1.0)
+
+
+def fit(
+    policy: RecurrentPolicy, optimizer: torch.optim.Optimizer, demos: Demonstrations, epochs: int,
+    cfg: FitConfig, rng: np.random.Generator, writer: Any = None, step0: int = 0,
+    progress: bool = True, desc: str = "fit", on_epoch: Any = None,
+) -> list[float]:
+    """``epochs`` passes over ``demos``; logs ``loss/bc`` to TensorBoard if a
+    ``writer`` is given and calls ``on_epoch(epoch, loss)`` after each pass
+    (the caller checkpoints there)."""
+    if len(demos) == 0:
+        raise LiquidControlError("no demonstrations to train on.")
+    losses = []
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        loss = fit_epoch(policy, optimizer, demos, cfg, rng)
+        losses.append(loss)
+        bar.set_postfix(loss=f"{loss:.4f}")
+        if writer is not None:
+            writer.add_scalar("loss/bc", loss, step0 + epoch)
+        if on_epoch is not None:
+            on_epoch(epoch, loss)
+    return losses
+
+
+@dataclass
+class BCConfig(FitConfig):
+    """Behaviour cloning from a demonstration file (``liquidcontrol train --algo bc``)."""
+
+    demos: str = option("", "path of a .npz demonstration file (from 'liquidcontrol demos')")
+    kind: str = option("cfc-ncp", "model kind (see liquidcontrol.policies.MODEL_KINDS)")
+    units: int = option(12, "neurons (liquid kinds) or hidden units (baselines)")
+    epochs: int = option(30, "passes over the data")
+    seed: int = option(0, "random seed for weights and batching")
+    out: str = option("runs/bc", "output folder for the checkpoint")
+
+
+def train(config: BCConfig) -> dict[str, Any]:
+    """Clone a policy from ``config.demos``; returns a summary dict."""
+    from liquidcontrol.train.checkpoint import save_checkpoint
+    from liquidcontrol.train.model import build_policy
+
+    demos = Demonstrations.load(config.demos)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    first = demos.episodes[0]
+    period = float(np.median(first.dt)) if len(first) else 0.05
+    policy = build_policy(config.kind, first.obs.shape[1], first.act.shape[1], config.units, period, config.seed)
+    policy.set_normalization(*demos.obs_stats())
+    optimizer = make_optimizer(policy.parameters(), config)
+    start = time.perf_counter()
+    out = Path(config.out)
+
+    def checkpoint(epoch: int, loss: float) -> None:
+        save_checkpoint(out / "checkpoint", policy, {"epoch": epoch + 1, "loss": loss,
+                                                   "recipe": {"algo": "bc", **asdict(config)}}, optimizer)
+
+    losses = fit(policy, optimizer, demos, config.epochs, config, rng, on_epoch=checkpoint)
+    return {"final_loss": losses[-1] if losses else math.nan, "seconds": time.perf_counter() - start,
+            "checkpoint": str(out / "checkpoint")}

@@ -1,0 +1,190 @@
+"""Imitation recipe: expert demonstrations -> behaviour cloning -> DAgger.
+
+Reads top to bottom:
+
+1. set-up (output folder, resume, TensorBoard);
+2. iteration 0: the expert drives with smooth noise on the executed action
+   (clean labels), and the policy is cloned from that (``bc.fit``);
+3. iterations 1..N: the learner drives, the expert labels every state it
+   visits, data aggregate, the policy is refitted with a decaying learning
+   rate. The learner's success on these fresh seeds selects the best
+   checkpoint: tiny recurrent policies swing a lot between iterations.
+
+Training seeds start at 1,000,000 so they never overlap evaluation seeds.
+Checkpoints are written after every BC epoch and every DAgger iteration;
+``resume=True`` continues from the last one; Ctrl-C saves and exits cleanly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from liquidcontrol.config import option
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.train.bc import FitConfig, fit, make_optimizer
+from liquidcontrol.train.checkpoint import load_checkpoint, read_progress, save_checkpoint
+from liquidcontrol.train.collect import collect_episodes
+from liquidcontrol.train.data import Demonstrations
+
+TRAIN_SEED_BASE = 1_000_000
+
+
+@dataclass
+class DaggerConfig(FitConfig):
+    """Behaviour cloning then DAgger against the task's scripted expert."""
+
+    env_id: str = option("liquidcontrol/Parking-v0", "Gymnasium env id")
+    kind: str = option("cfc-ncp", "model kind (see liquidcontrol.policies.MODEL_KINDS)")
+    units: int = option(12, "neurons (liquid kinds) or hidden units (baselines)")
+    seed: int = option(0, "random seed (weights, batching, training episodes)")
+    demo_episodes: int = option(64, "expert episodes recorded for behaviour cloning")
+    demo_noise: float = option(0.3, "OU noise on the expert's executed action (labels stay clean)")
+    bc_epochs: int = option(20, "behaviour-cloning passes over the demonstrations")
+    iterations: int = option(8, "DAgger refits (one more learner rollout scores the last)")
+    episodes_per_iteration: int = option(48, "learner episodes per DAgger iteration")
+    epochs_per_iteration: int = option(6, "passes over the aggregated data per iteration")
+    lr_decay: float = option(0.85, "learning-rate factor per DAgger iteration")
+    beta: float = option(0.0, "probability that the expert executes a step in DAgger rollouts")
+    n_envs: int = option(16, "envs stepped in lockstep")
+    max_minutes: float = option(0.0, "stop starting new DAgger iterations after this many minutes (0 = no limit)")
+    threads: int = option(1, "torch threads (1 is fastest for tiny models)")
+    out: str = option("runs/train", "output folder (checkpoint/, best/, data/, tb/)")
+    resume: bool = option(False, "continue the run in --out from its last checkpoint")
+    progress: bool = option(True, "show progress bars")
+
+
+@dataclass
+class _Run:
+    """Mutable state of one training run (what a checkpoint restores)."""
+
+    policy: Any
+    optimizer: torch.optim.Optimizer
+    demos: Demonstrations
+    iteration: int = 0  # completed iterations (0 = not even BC finished)
+    bc_epoch: int = 0
+    best_success: float = -1.0
+    history: list[dict[str, Any]] | None = None
+
+
+def train(config: DaggerConfig) -> dict[str, Any]:
+    """Run the whole recipe; returns a summary (success per iteration, paths, time)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    torch.set_num_threads(max(1, config.threads))
+    out = Path(config.out)
+    start = time.perf_counter()
+    run = _resume(config, out) if config.resume else _fresh(config, out)
+    writer = SummaryWriter(str(out / "tb"))
+    rng = np.random.default_rng(config.seed + 1000 * run.iteration + run.bc_epoch)
+    try:
+        if run.iteration == 0:
+            _behaviour_cloning(config, out, run, rng, writer)
+        while run.iteration <= config.iterations + 1:
+            if config.max_minutes and time.perf_counter() - start > 60 * config.max_minutes:
+                print(f"time budget of {config.max_minutes} min reached after iteration {run.iteration - 1}")
+                break
+            _dagger_iteration(config, out, run, rng, writer)
+    except KeyboardInterrupt:
+        _save(config, out, run)
+        print(f"\ninterrupted: checkpoint saved in {out / 'checkpoint'}; continue with --resume")
+        raise
+    finally:
+        writer.close()
+    return {
+        "best": str(out / "best"),
+        "best_success": run.best_success,
+        "history": run.history,
+        "train_seconds": time.perf_counter() - start,
+        "steps": run.demos.num_steps,
+    }
+
+
+def _fresh(config: DaggerConfig, out: Path) -> _Run:
+    from liquidcontrol.train.model import build_policy, probe_env
+
+    if (out / "checkpoint" / "progress.json").exists():
+        raise LiquidControlError(f"{out} already holds a training run; pass --resume to continue it or choose another --out.")
+    torch.manual_seed(config.seed)
+    obs_dim, act_dim, period = probe_env(config.env_id)
+    policy = build_policy(config.kind, obs_dim, act_dim, config.units, period, config.seed)
+    return _Run(policy, make_optimizer(policy.parameters(), config), Demonstrations(), history=[])
+
+
+def _resume(config: DaggerConfig, out: Path) -> _Run:
+    folder = out / "checkpoint"
+    if not (folder / "progress.json").exists():
+        raise LiquidControlError(f"nothing to resume: {folder} holds no checkpoint.")
+    policy, record, optimizer = load_checkpoint(folder, lambda p: make_optimizer(p, config))
+    demos = Demonstrations()
+    for name in record.get("data_files", []):
+        demos.extend(Demonstrations.load(out / "data" / name))
+    print(f"resuming {out}: iteration {record['iteration']}, BC epoch {record['bc_epoch']}, {demos.num_steps} steps of data")
+    return _Run(policy, optimizer, demos, record["iteration"], record["bc_epoch"],  # type: ignore[arg-type]
+                record.get("best_success", -1.0), record.get("history", []))
+
+
+def _save(config: DaggerConfig, out: Path, run: _Run) -> None:
+    files = sorted(p.name for p in (out / "data").glob("iter_*.npz")) if (out / "data").exists() else []
+    files = [f for f in files if int(f[5:8]) < max(run.iteration, 1)]
+    progress = {"iteration": run.iteration, "bc_epoch": run.bc_epoch, "best_success": run.best_success,
+                "history": run.history, "data_files": files, "recipe": {"algo": "dagger", **asdict(config)}}
+    save_checkpoint(out / "checkpoint", run.policy, progress, run.optimizer)
+
+
+def _behaviour_cloning(config: DaggerConfig, out: Path, run: _Run, rng: np.random.Generator, writer: Any) -> None:
+    data_file = out / "data" / "iter_000.npz"
+    if data_file.exists() and run.bc_epoch > 0:
+        run.demos = Demonstrations.load(data_file)
+    else:
+        run.demos, stats = collect_episodes(
+            config.env_id, config.demo_episodes, TRAIN_SEED_BASE + 100_000 * config.seed,
+            action_noise=config.demo_noise, n_envs=config.n_envs, progress=config.progress, desc="expert demos")
+        run.demos.save(data_file)
+        writer.add_scalar("success/expert_noisy", stats.success_rate, 0)
+        run.policy.set_normalization(*run.demos.obs_stats())
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        run.bc_epoch += 1
+        _save(config, out, run)
+
+    fit(run.policy, run.optimizer, run.demos, config.bc_epochs - run.bc_epoch, config, rng, writer,
+        step0=run.bc_epoch, progress=config.progress, desc="behaviour cloning", on_epoch=on_epoch)
+    run.iteration = 1
+    _save(config, out, run)
+
+
+def _dagger_iteration(config: DaggerConfig, out: Path, run: _Run, rng: np.random.Generator, writer: Any) -> None:
+    """Collect with the current learner (scoring it), keep it if best, refit."""
+    it = run.iteration
+    run.policy.eval()
+    seed = TRAIN_SEED_BASE + 100_000 * config.seed + 10_000 * it
+    new, stats = collect_episodes(
+        config.env_id, config.episodes_per_iteration, seed, policy=run.policy, beta=config.beta,
+        n_envs=config.n_envs, progress=config.progress, desc=f"DAgger {it}/{config.iterations + 1}")
+    writer.add_scalar("success/learner", stats.success_rate, it)
+    assert run.history is not None
+    run.history.append({"iteration": it, "learner_success": stats.success_rate, "steps": run.demos.num_steps})
+    if stats.success_rate >= run.best_success:
+        run.best_success = stats.success_rate
+        save_checkpoint(out / "best", run.policy, {"iteration": it, "learner_success": stats.success_rate,
+                                                  "recipe": {"algo": "dagger", **asdict(config)}})
+    print(f"DAgger {it}: learner success {stats.success_rate:.2f} on {stats.episodes} episodes "
+          f"(best {run.best_success:.2f}), data {run.demos.num_steps} steps")
+    if it == config.iterations + 1:  # the last rollout only scores the final fit
+        run.iteration += 1
+        _save(config, out, run)
+        return
+    new.save(out / "data" / f"iter_{it:03d}.npz")
+    run.demos.extend(new)
+    for group in run.optimizer.param_groups:
+        group["lr"] = config.lr * config.lr_decay ** it
+    fit(run.policy, run.optimizer, run.demos, config.epochs_per_iteration, config, rng, writer,
+        step0=config.bc_epochs + it * config.epochs_per_iteration, progress=config.progress, desc=f"refit {it}")
+    run.iteration += 1
+    _save(config, out, run)

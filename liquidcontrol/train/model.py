@@ -1,0 +1,31 @@
+"""Building a policy for a task: dimensions from the env, kind from the registry."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.policies.base import RecurrentPolicy
+from liquidcontrol.policies.registry import make_policy
+
+
+def probe_env(env_id: str) -> tuple[int, int, float]:
+    """Observation width, action width and control period (s) of ``env_id``."""
+    import liquidcontrol.envs  # noqa: F401 - registers the ids
+
+    try:
+        env = gym.make(env_id)
+    except gym.error.Error as exc:
+        raise LiquidControlError(f"unknown env id {env_id!r} ({exc}).") from None
+    try:
+        obs_dim = int(env.observation_space.shape[0])
+        act_dim = int(env.action_space.shape[0])
+        period = float(getattr(env.unwrapped, "control_period", 0.05))
+    finally:
+        env.close()
+    return obs_dim, act_dim, period
+
+
+def build_policy(kind: str, obs_dim: int, act_dim: int, units: int, period: float, seed: int) -> RecurrentPolicy:
+    """A fresh policy of ``kind`` with ``units`` neurons / hidden units."""
+    return make_policy(kind, obs_dim, act_dim, units=units, control_period=period, seed=seed)
