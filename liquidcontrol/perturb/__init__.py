@@ -1,1 +1,57 @@
-"""See the package docstring of liquidcontrol."""
+"""Named perturbations with severities 0-5, applied as composable Gymnasium wrappers.
+
+>>> from liquidcontrol.perturb import PERTURBATIONS, apply_perturbations
+>>> env = apply_perturbations(env, [("rain", 3), ("action_delay", 2)], seed=0)
+
+See :mod:`liquidcontrol.perturb.catalog` for the severity tables and their
+physical meaning, and :func:`register_perturbation` to add more (camera
+effects, wind).
+"""
+
+from liquidcontrol.perturb import catalog as _catalog  # noqa: F401  (registers the first set)
+from liquidcontrol.perturb.action import ActionDelay, ActionNoise
+from liquidcontrol.perturb.base import PerturbationWrapper, channel_scales, select_channels
+from liquidcontrol.perturb.observation import (
+    FrozenSensor,
+    ObservationBiasDrift,
+    ObservationDelay,
+    ObservationNoise,
+    SensorDropout,
+)
+from liquidcontrol.perturb.physics import PhysicsScale
+from liquidcontrol.perturb.registry import (
+    MAX_SEVERITY,
+    PERTURBATIONS,
+    Perturbation,
+    PerturbationSpec,
+    apply_perturbations,
+    check_severity,
+    get_spec,
+    make_perturbation,
+    parse_item,
+    register_perturbation,
+)
+
+__all__ = [
+    "MAX_SEVERITY",
+    "PERTURBATIONS",
+    "ActionDelay",
+    "ActionNoise",
+    "FrozenSensor",
+    "ObservationBiasDrift",
+    "ObservationDelay",
+    "ObservationNoise",
+    "Perturbation",
+    "PerturbationSpec",
+    "PerturbationWrapper",
+    "PhysicsScale",
+    "SensorDropout",
+    "apply_perturbations",
+    "channel_scales",
+    "check_severity",
+    "get_spec",
+    "make_perturbation",
+    "parse_item",
+    "register_perturbation",
+    "select_channels",
+]
