@@ -1,1 +1,11 @@
-"""See the package docstring of liquidcontrol."""
+"""Deploy-side inference: run a policy bundle with numpy + onnxruntime only.
+
+Nothing here imports torch, onnx or mujoco, so a robot needs only
+``pip install liquidcontrol`` (whose hard dependencies are numpy and
+onnxruntime). See :class:`PolicyRunner`.
+"""
+
+from liquidcontrol.runtime.card import PolicyCard, load_card
+from liquidcontrol.runtime.runner import PolicyRunner
+
+__all__ = ["PolicyCard", "PolicyRunner", "load_card"]

@@ -1,0 +1,145 @@
+"""Policy bundles: the folder a trained policy ships in.
+
+Layout (each file written atomically)::
+
+    bundle/
+      policy.onnx          single-step graph, card embedded in metadata_props
+      weights.safetensors  torch state_dict (training side; never pickle)
+      weights.npz          pre-fused float32 arrays for the numpy runtime
+      card.json            PolicyCard (see liquidcontrol.runtime.card)
+
+:func:`save_bundle` writes it from a torch policy; :func:`load_policy`
+rebuilds the torch policy from ``card.json`` + ``weights.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.export.numpy_weights import numpy_program
+from liquidcontrol.export.onnx_export import export_onnx
+from liquidcontrol.fileio import atomic_path, atomic_write_text
+from liquidcontrol.runtime.card import PolicyCard, load_card
+
+ONNX_FILE = "policy.onnx"
+TORCH_FILE = "weights.safetensors"
+NUMPY_FILE = "weights.npz"
+CARD_FILE = "card.json"
+
+# Card fields that describe the model: taken from the policy, not the caller.
+_DERIVED = ("model_kind", "model_config", "obs_dim", "act_dim", "state_dim", "parameter_count", "control_period_s")
+
+
+def card_from_policy(policy: torch.nn.Module, **card_fields: Any) -> PolicyCard:
+    """A validated card for ``policy``; ``card_fields`` add env_id, layouts, recipe, results.
+
+    Model facts (kind, config, widths, parameter count, neuron counts, wiring
+    seed, control period) are read from the policy so they cannot disagree.
+    """
+    clash = sorted(set(card_fields) & set(_DERIVED))
+    if clash:
+        raise LiquidControlError(f"card fields {clash} are read from the policy and cannot be given.")
+    config = dict(policy.config())  # type: ignore[operator]
+    try:
+        json.dumps(config)
+    except TypeError as exc:
+        raise LiquidControlError(f"the {policy.kind} policy config is not JSON-serialisable ({exc}).") from None
+    fields: dict[str, Any] = {
+        "env_id": "unknown",
+        "control_period_s": float(getattr(policy, "control_period", 0.05)),
+        "neurons": _neuron_counts(policy),
+        "wiring_seed": _wiring_seed(policy, config),
+        **card_fields,
+    }
+    card = PolicyCard(
+        model_kind=str(policy.kind), model_config=config,
+        obs_dim=int(policy.obs_dim), act_dim=int(policy.act_dim), state_dim=int(policy.state_dim),
+        parameter_count=int(policy.num_parameters()),  # type: ignore[operator]
+        **fields,
+    )
+    card.validate("card")
+    return card
+
+
+def _find_wiring(policy: torch.nn.Module) -> Any:
+    for module in policy.modules():
+        wiring = getattr(module, "wiring", None)
+        if wiring is not None and hasattr(wiring, "get_neurons_of_layer"):
+            return wiring
+    return None
+
+
+def _neuron_counts(policy: torch.nn.Module) -> dict[str, int]:
+    """Neurons per NCP layer type (inter / command / motor) plus the total."""
+    wiring = _find_wiring(policy)
+    if wiring is None:
+        units = getattr(policy, "units", None) or getattr(policy, "hidden_size", None)
+        return {"total": int(units)} if units else {}
+    counts: dict[str, int] = {}
+    for layer in range(wiring.num_layers):
+        for neuron in wiring.get_neurons_of_layer(layer):
+            kind = str(wiring.get_type_of_neuron(neuron))
+            counts[kind] = counts.get(kind, 0) + 1
+    counts["total"] = int(wiring.units)
+    return counts
+
+
+def _wiring_seed(policy: torch.nn.Module, config: dict[str, Any]) -> int | None:
+    wiring = _find_wiring(policy)
+    for source in (getattr(wiring, "seed", None), config.get("wiring_seed"), config.get("seed")):
+        if isinstance(source, int) and not isinstance(source, bool):
+            return source
+    return None
+
+
+def save_bundle(folder: str | Path, policy: torch.nn.Module, card_fields: dict[str, Any] | None = None,
+                exporter: str = "torchscript") -> PolicyCard:
+    """Write ``policy.onnx``, ``weights.safetensors``, ``weights.npz`` and ``card.json``.
+
+    ``card_fields``: env_id, observation / action layouts, neurons,
+    wiring_seed, training, evaluation (see :class:`PolicyCard`). ``card.json`` is written
+    last, so a folder with a card is complete. Returns the card.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    card = card_from_policy(policy, **(card_fields or {}))
+    export_onnx(policy, folder / ONNX_FILE, card, exporter=exporter)
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in policy.state_dict().items()}
+    with atomic_path(folder / TORCH_FILE) as tmp:
+        save_file(tensors, str(tmp))
+    arrays = numpy_program(policy)
+    with atomic_path(folder / NUMPY_FILE) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+    atomic_write_text(folder / CARD_FILE, card.to_json())
+    return card
+
+
+def load_policy(folder: str | Path) -> torch.nn.Module:
+    """Rebuild the torch policy of a bundle (registry + safetensors), in eval mode."""
+    from liquidcontrol.policies.registry import policy_from_config
+
+    folder = Path(folder)
+    card = load_card(folder / CARD_FILE)
+    policy = policy_from_config(card.model_kind, card.model_config)
+    path = folder / TORCH_FILE
+    if not path.is_file():
+        raise LiquidControlError(f"the bundle has no torch weights at {path}.")
+    try:
+        tensors = load_file(str(path))
+    except (OSError, SafetensorError) as exc:
+        raise LiquidControlError(f"cannot read the torch weights {path} ({exc}).") from None
+    try:
+        policy.load_state_dict(tensors)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise LiquidControlError(f"the weights {path} do not fit the card's {card.model_kind} policy ({first}).") from None
+    return policy.eval()

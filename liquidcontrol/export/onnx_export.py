@@ -1,0 +1,135 @@
+"""Export a torch policy's single step to ONNX (the contract in DESIGN.md).
+
+Graph: inputs ``obs`` [B, obs_dim] float32, ``state`` [B, state_dim],
+``dt`` [B, 1] seconds; outputs ``action`` [B, act_dim], ``state_out``
+[B, state_dim]; the batch axis is dynamic. The card is embedded as JSON in
+``metadata_props`` under ``liquidcontrol.card`` (plus a few flat keys for
+tools such as Netron), and the model passes ``onnx.checker``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.fileio import atomic_write_bytes
+from liquidcontrol.runtime.card import (
+    DEFAULT_INPUTS,
+    DEFAULT_OUTPUTS,
+    ONNX_METADATA_KEY,
+    PolicyCard,
+)
+
+OPSET = 18
+EXPORTERS = ("torchscript", "dynamo")
+# Batch 2 for the example inputs: the dynamo exporter specialises size-1 axes.
+_EXAMPLE_BATCH = 2
+
+
+def export_onnx(
+    policy: torch.nn.Module, path: str | os.PathLike[str], card: PolicyCard, exporter: str = "torchscript"
+) -> Path:
+    """Write ``policy``'s single-step graph to ``path`` atomically and return the path.
+
+    ``exporter``: ``"torchscript"`` (default: sub-second, and onnxruntime
+    folds its few extra constants) or ``"dynamo"`` (``torch.export`` based,
+    slower to export, slightly fewer nodes). Both give the same numbers.
+    """
+    proto = export_onnx_model(policy, card, exporter)
+    atomic_write_bytes(path, proto.SerializeToString())
+    return Path(path)
+
+
+def export_onnx_model(policy: torch.nn.Module, card: PolicyCard, exporter: str = "torchscript") -> onnx.ModelProto:
+    """The checked ``onnx.ModelProto`` with the card in its metadata (nothing written)."""
+    if exporter not in EXPORTERS:
+        raise LiquidControlError(f"unknown ONNX exporter {exporter!r}; expected one of {', '.join(EXPORTERS)}.")
+    if card.onnx_inputs != DEFAULT_INPUTS:
+        raise LiquidControlError(f"ONNX export supports the inputs {DEFAULT_INPUTS}, but the card lists {card.onnx_inputs}.")
+    _check_dims(policy, card)
+    was_training = policy.training
+    policy.eval()
+    try:
+        proto = _trace(policy, card, exporter)
+    finally:
+        policy.train(was_training)
+    embed_card(proto, card)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def _check_dims(policy: torch.nn.Module, card: PolicyCard) -> None:
+    for name in ("obs_dim", "act_dim", "state_dim"):
+        mine = int(getattr(policy, name))
+        if mine != getattr(card, name):
+            raise LiquidControlError(f"the policy has {name}={mine} but the card says {getattr(card, name)}.")
+
+
+def _example_inputs(card: PolicyCard) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    obs = torch.randn(_EXAMPLE_BATCH, card.obs_dim, generator=gen)
+    state = torch.zeros(_EXAMPLE_BATCH, card.state_dim)
+    dt = torch.full((_EXAMPLE_BATCH, 1), card.control_period_s)
+    return obs, state, dt
+
+
+def _trace(policy: torch.nn.Module, card: PolicyCard, exporter: str) -> onnx.ModelProto:
+    args = _example_inputs(card)
+    names: dict[str, Any] = {"input_names": DEFAULT_INPUTS, "output_names": DEFAULT_OUTPUTS}
+    # Both exporters are chatty (deprecation notes, progress lines); the
+    # caller only needs the graph or an error.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        if exporter == "dynamo":
+            batch = torch.export.Dim("batch")
+            shapes = {"obs": {0: batch}, "state": {0: batch}, "dt": {0: batch}}
+            program = torch.onnx.export(
+                policy, args, None, dynamo=True, dynamic_shapes=shapes, opset_version=OPSET,
+                optimize=True, verbose=False, **names,
+            )
+            return program.model_proto
+        buffer = io.BytesIO()
+        axes = {name: {0: "batch"} for name in DEFAULT_INPUTS + DEFAULT_OUTPUTS}
+        torch.onnx.export(
+            policy, args, buffer, dynamo=False, dynamic_axes=axes, opset_version=OPSET,
+            do_constant_folding=True, **names,
+        )
+        return onnx.load_from_string(buffer.getvalue())
+
+
+def embed_card(proto: onnx.ModelProto, card: PolicyCard) -> None:
+    """Put the card (JSON) and a few flat keys into ``proto.metadata_props``."""
+    flat = {
+        ONNX_METADATA_KEY: json.dumps(card.to_dict()),
+        "liquidcontrol.env_id": card.env_id,
+        "liquidcontrol.model_kind": card.model_kind,
+        "liquidcontrol.control_period_s": repr(card.control_period_s),
+    }
+    keep = [p for p in proto.metadata_props if p.key not in flat]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(keep)
+    for key, value in flat.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "liquidcontrol"
+
+
+def read_embedded_card(path: str | os.PathLike[str]) -> PolicyCard:
+    """The card stored in an ONNX file's metadata (raises if absent or corrupt)."""
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise LiquidControlError(f"cannot read the ONNX model {path} ({type(exc).__name__}).") from None
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if ONNX_METADATA_KEY not in meta:
+        raise LiquidControlError(f"the ONNX model {path} carries no liquidcontrol card in its metadata.")
+    return PolicyCard.from_json(meta[ONNX_METADATA_KEY], source=f"card embedded in {path}")
