@@ -82,13 +82,17 @@ def heads_to_state(z: Tensor, t: TimeArg, mode: str, w_tau: Tensor | None = None
     if mode == "pure":
         return a - a * torch.exp(-t * (w_tau.abs() + z.abs())) * z
     n = z.shape[1] // 4
-    ff = torch.tanh(z[:, : 2 * n])  # both ff heads in one op
-    t_a, t_b = z[:, 2 * n : 3 * n], z[:, 3 * n :]
-    pre = torch.addcmul(t_b, t_a, t) if isinstance(t, Tensor) else t_a * t + t_b
+    # split (one autograd node) rather than slices; both ff heads share one tanh
+    ff_pre, t_a, t_b = z.split([2 * n, n, n], dim=1)
+    ff1, ff2 = torch.tanh(ff_pre).chunk(2, dim=1)
+    if isinstance(t, Tensor):
+        pre = torch.addcmul(t_b, t_a, t)
+    else:  # x * 1.0 == x exactly: skip the multiply at the nominal rate
+        pre = t_a + t_b if t == 1.0 else t_a * t + t_b
     gate = torch.sigmoid(pre)
     if mode == "no_gate":
-        return torch.addcmul(ff[:, :n], gate, ff[:, n:])
-    return torch.lerp(ff[:, :n], ff[:, n:], gate)
+        return torch.addcmul(ff1, gate, ff2)
+    return torch.lerp(ff1, ff2, gate)
 
 
 class CfCHeads(nn.Module):
@@ -179,10 +183,11 @@ class LayeredCfC(nn.Module):
                 biases.append(self.layers[i].bias[k * n : (k + 1) * n])
         return torch.cat(rows_x), torch.cat(rows_h), torch.cat(biases)
 
-    def _per_neuron(self, v: Tensor, value: float) -> Tensor:
-        """[B, T, 1] per-step values -> [B, T + L - 1, U]: layer l sees step s - l."""
-        lag = len(self.sizes) - 1
-        parts = [F.pad(v, (0, 0, i, lag - i), value=value).expand(-1, -1, n)
+    def _per_neuron(self, v: Tensor) -> Tensor:
+        """[B, T, 1] per-step values -> [T + L - 1, B, U]: layer l sees step s - l
+        (padded with ones; idle layers ignore them)."""
+        lag, v = len(self.sizes) - 1, v.transpose(0, 1)
+        parts = [F.pad(v, (0, 0, 0, 0, i, lag - i), value=1.0).expand(-1, -1, n)
                  for i, n in enumerate(self.sizes)]
         return torch.cat(parts, dim=2)
 
@@ -193,10 +198,14 @@ class LayeredCfC(nn.Module):
         Returns outputs [B, T, n_last] and the final state [B, U]."""
         steps, lag = x.shape[1], len(self.sizes) - 1
         w_x, w_h, bias = self._fused()
-        xp = F.linear(F.pad(x, (0, 0, 0, lag)), w_x, bias).unbind(1)
-        ts = [1.0] * (steps + lag) if t is None else self._per_neuron(t, 1.0).unbind(1)
-        ks = None if keep is None else self._per_neuron(keep, 1.0).unbind(1)
-        layer_of = torch.repeat_interleave(torch.arange(len(self.sizes)), torch.tensor(self.sizes))
+        # time-major and contiguous, so each step reads a dense [B, .] block
+        # (a 2-D matmul: F.linear on a transposed 3-D view falls back to a slow bmm)
+        xt = F.pad(x, (0, 0, 0, lag)).transpose(0, 1).reshape(-1, x.shape[2])
+        xp = F.linear(xt, w_x, bias).view(steps + lag, x.shape[0], -1).unbind(0)
+        ts = [1.0] * (steps + lag) if t is None else self._per_neuron(t).unbind(0)
+        ks = None if keep is None else self._per_neuron(keep).unbind(0)
+        layer_of = torch.repeat_interleave(torch.arange(len(self.sizes), device=x.device),
+                                           torch.tensor(self.sizes, device=x.device))
         pure = self._pure_cat()
         w_h_t, states = w_h.t(), []
         for s in range(steps + lag):
@@ -204,8 +213,7 @@ class LayeredCfC(nn.Module):
                 h = h * ks[s]
             new = heads_to_state(torch.addmm(xp[s], h, w_h_t), ts[s], self.mode, *pure)
             if s < lag or s >= steps:  # wavefront edges: idle layers keep their state
-                active = ((s - layer_of >= 0) & (s - layer_of < steps)).to(h.device)
-                new = torch.where(active, new, h)
+                new = torch.where(((s - layer_of >= 0) & (s - layer_of < steps)), new, h)
             h = new
             states.append(h)
         out = torch.stack(states[lag:], dim=1)[:, :, self.state_size - self.output_size :]
