@@ -1,0 +1,74 @@
+"""``liquidcontrol export SOURCE --out BUNDLE``: a checkpoint (or bundle) to a policy bundle.
+
+SOURCE is either a training checkpoint folder (``policy.safetensors`` +
+``progress.json`` with the model kind and config, as written by
+``liquidcontrol train``) or an existing bundle folder (``weights.safetensors``
++ ``card.json``), which is re-exported (e.g. after a liquidcontrol upgrade).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from liquidcontrol.errors import LiquidControlError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="checkpoint folder (progress.json) or bundle folder (card.json)")
+    parser.add_argument("--out", required=True, help="bundle folder to write")
+    parser.add_argument("--env-id", default=None, help="env id for the card (default: from the checkpoint's recipe)")
+    parser.add_argument("--card-fields", default=None, metavar="JSON",
+                        help="JSON file with extra card fields: observation / action layouts, training, evaluation")
+    parser.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript",
+                        help="torch ONNX exporter (default: torchscript)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from liquidcontrol.export.bundle import save_bundle
+
+    source = Path(args.source)
+    policy, fields = _load_source(source)
+    if args.env_id:
+        fields["env_id"] = args.env_id
+    if args.card_fields:
+        fields.update(_read_json(Path(args.card_fields)))
+    card = save_bundle(args.out, policy, fields, exporter=args.exporter)
+    print(f"exported {card.model_kind} policy ({card.parameter_count} parameters, obs {card.obs_dim}, "
+          f"action {card.act_dim}, state {card.state_dim}) to {args.out}")
+    return 0
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LiquidControlError(f"cannot read card fields from {path} ({exc}).") from None
+    if not isinstance(data, dict):
+        raise LiquidControlError(f"{path} must hold a JSON object of card fields.")
+    return data
+
+
+def _load_source(source: Path) -> tuple[Any, dict[str, Any]]:
+    """The torch policy and the card fields known from ``source``."""
+    if (source / "card.json").is_file():
+        from liquidcontrol.export.bundle import load_policy
+        from liquidcontrol.runtime.card import load_card
+
+        card = load_card(source)
+        fields = {"env_id": card.env_id, "observation": card.observation, "action": card.action,
+                  "training": card.training, "evaluation": card.evaluation}
+        return load_policy(source), fields
+    if (source / "progress.json").is_file():
+        from liquidcontrol.train.checkpoint import load_checkpoint
+
+        policy, record, _ = load_checkpoint(source)
+        recipe = dict(record.get("recipe") or {})
+        evaluation = {k: v for k, v in record.items() if "success" in k or k in ("loss", "final_loss")}
+        fields = {"env_id": str(recipe.get("env_id", "unknown")), "training": recipe, "evaluation": evaluation}
+        return policy.eval(), fields
+    raise LiquidControlError(
+        f"{source} is neither a checkpoint folder (progress.json) nor a bundle folder (card.json)."
+    )
