@@ -75,7 +75,7 @@ class StandInParkingEnv(gym.Env):
         self.pos = np.array([0.5, 0.5]) if self.frozen else self.np_random.uniform(-1.0, 1.0, 2)
         self.vel = np.zeros(2)
         self.t, self.dwell = 0, 0
-        return self._obs(), {}
+        return self._obs(), {"car_pose": np.array([*self.pos, 0.0])}
 
     def step(self, action: np.ndarray):
         a = np.clip(np.asarray(action, dtype=np.float64), -1, 1)
