@@ -163,25 +163,29 @@ class LayeredCfC(nn.Module):
             new.append(inp)
         return torch.cat(new, dim=1) if len(new) > 1 else new[0]
 
-    def _fused(self) -> tuple[Tensor, Tensor, Tensor]:
-        """All layers as one affine map of ``[x ; state]``: ``(w_x [K*U, D],
-        w_h [K*U, U], bias [K*U])``, rows head-major (head k of every layer)."""
+    def _fused(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """All layers as one affine map: ``(w_x [K*U, D], w_ff [K*U, U],
+        w_rec [K*U, U], bias [K*U])``; rows head-major (head k of every layer).
+        ``w_ff`` reads the previous layer's state, ``w_rec`` a layer's own state
+        (kept apart because an episode reset clears only the recurrent input)."""
         k_heads = 1 if self.mode == "pure" else 4
         total, d = self.state_size, self.input_size
-        rows_x, rows_h, biases = [], [], []
+        rows_x, rows_ff, rows_rec, biases = [], [], [], []
         weights = [layer.effective_weight() for layer in self.layers]
         for k in range(k_heads):
             for i, (w, n) in enumerate(zip(weights, self.sizes)):
-                block = w[k * n : (k + 1) * n]
-                start = 0 if i == 0 else self.offsets[i - 1]  # layer input = previous layer
+                block, off = w[k * n : (k + 1) * n], self.offsets[i]
+                n_in = block.shape[1] - n
                 if i == 0:
-                    rows_x.append(block[:, :d])
-                    block = block[:, d:]
+                    rows_x.append(block[:, :n_in])
+                    rows_ff.append(block.new_zeros(n, total))
                 else:
                     rows_x.append(block.new_zeros(n, d))
-                rows_h.append(F.pad(block, (start, total - start - block.shape[1])))
+                    prev = self.offsets[i - 1]
+                    rows_ff.append(F.pad(block[:, :n_in], (prev, total - prev - n_in)))
+                rows_rec.append(F.pad(block[:, n_in:], (off, total - off - n)))
                 biases.append(self.layers[i].bias[k * n : (k + 1) * n])
-        return torch.cat(rows_x), torch.cat(rows_h), torch.cat(biases)
+        return torch.cat(rows_x), torch.cat(rows_ff), torch.cat(rows_rec), torch.cat(biases)
 
     def _per_neuron(self, v: Tensor) -> Tensor:
         """[B, T, 1] per-step values -> [T + L - 1, B, U]: layer l sees step s - l
@@ -197,7 +201,7 @@ class LayeredCfC(nn.Module):
         [B, T, 1] (0 resets the state before that step) or None.
         Returns outputs [B, T, n_last] and the final state [B, U]."""
         steps, lag = x.shape[1], len(self.sizes) - 1
-        w_x, w_h, bias = self._fused()
+        w_x, w_ff, w_rec, bias = self._fused()
         # time-major and contiguous, so each step reads a dense [B, .] block
         # (a 2-D matmul: F.linear on a transposed 3-D view falls back to a slow bmm)
         xt = F.pad(x, (0, 0, 0, lag)).transpose(0, 1).reshape(-1, x.shape[2])
@@ -207,11 +211,14 @@ class LayeredCfC(nn.Module):
         layer_of = torch.repeat_interleave(torch.arange(len(self.sizes), device=x.device),
                                            torch.tensor(self.sizes, device=x.device))
         pure = self._pure_cat()
-        w_h_t, states = w_h.t(), []
+        if ks is None:
+            w_h_t = (w_ff + w_rec).t()  # disjoint supports: one matmul per sweep
+        else:
+            w_h_t = torch.cat([w_ff, w_rec], dim=1).t()
+        states = []
         for s in range(steps + lag):
-            if ks is not None:
-                h = h * ks[s]
-            new = heads_to_state(torch.addmm(xp[s], h, w_h_t), ts[s], self.mode, *pure)
+            hh = h if ks is None else torch.cat([h, h * ks[s]], dim=1)
+            new = heads_to_state(torch.addmm(xp[s], hh, w_h_t), ts[s], self.mode, *pure)
             if s < lag or s >= steps:  # wavefront edges: idle layers keep their state
                 new = torch.where(((s - layer_of >= 0) & (s - layer_of < steps)), new, h)
             h = new
