@@ -92,7 +92,82 @@ def extract_cfc(policy: nn.Module, prog: ProgramBuilder) -> None:
         prog.add_linear(f64(model.fc.weight).T, f64(model.fc.bias), last=True)
 
 
+def _softplus(v: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, v)
+
+
+def extract_ltc(policy: nn.Module, prog: ProgramBuilder) -> None:
+    """LTC (wired or fully connected, optional mixed memory); see the runtime's ``_ltc``."""
+    from liquidcontrol.policies.ltc import LTC
+
+    model = find_module(policy, LTC)
+    cell = model.cell
+    p = {name: f64(t) for name, t in cell.named_parameters()}
+    p.update({name: f64(t) for name, t in cell.named_buffers()})
+    w = _softplus(p["w"]) * p["sparsity_mask"]
+    sw = _softplus(p["sensory_w"]) * p["sensory_sparsity_mask"]
+    # Raw obs -> normalised -> input map, as one affine map per input: x' = obs * ia + ib.
+    ia, ib = prog.in_scale * p["input_w"], prog.in_shift * p["input_w"] + p["input_b"]
+    s_sig = p["sensory_sigma"]
+    arrays: dict[str, Any] = {
+        "s_k": 0.5 * s_sig * ia[:, None], "s_m": 0.5 * s_sig * (p["sensory_mu"] - ib[:, None]),
+        "s_w2": 0.5 * np.stack([sw * p["sensory_erev"], sw]),
+        "k": 0.5 * p["sigma"], "m": 0.5 * p["sigma"] * p["mu"],
+        "w2": 0.5 * np.stack([w * p["erev"], w]),
+        "cm": _softplus(p["cm"]) * cell.ode_unfolds * prog.period,
+    }
+    gleak = _softplus(p["gleak"])
+    arrays["leak"] = gleak * p["vleak"] + 0.5 * (w * p["erev"]).sum(0) + 0.5 * (sw * p["sensory_erev"]).sum(0)
+    arrays["den"] = gleak + cell.epsilon + 0.5 * w.sum(0) + 0.5 * sw.sum(0)
+    arrays["out_w"], arrays["out_b"] = prog.fold_output(p["output_w"][None, :], p["output_b"])
+    arrays["out_w"] = arrays["out_w"][0]
+    if model.memory is not None:
+        arrays.update(_memory_arrays(model, prog))
+    spec = {"type": "ltc", "ode_unfolds": cell.ode_unfolds, "motor": cell.motor_size, "units": cell.units,
+            "state": [0, int(model.flat_state_size)], "mixed_memory": model.memory is not None}
+    prog.add(spec, arrays)
+
+
+def extract_lstm(policy: nn.Module, prog: ProgramBuilder) -> None:
+    """LSTMPolicy: ``nn.LSTM`` (gates i, f, g, o) then a linear head; state ``[h | c]``."""
+    rnn = policy.rnn
+    w_x, b = prog.fold_input(f64(rnn.weight_ih_l0).T, f64(rnn.bias_ih_l0) + f64(rnn.bias_hh_l0))
+    w, bias = lstm_gates(w_x, f64(rnn.weight_hh_l0).T, b, "ifgo", 0.0)
+    prog.add({"type": "lstm", "hidden": policy.hidden, "state": [0, 2 * policy.hidden]}, {"W": w, "b": bias})
+    prog.add_linear(f64(policy.head.weight).T, f64(policy.head.bias), last=True)
+
+
+def extract_gru(policy: nn.Module, prog: ProgramBuilder) -> None:
+    """GRUPolicy: ``nn.GRU`` (gates r, z, n) then a linear head; state ``h``."""
+    rnn = policy.rnn
+    w_x, b_x = prog.fold_input(f64(rnn.weight_ih_l0).T, f64(rnn.bias_ih_l0))
+    arrays = {"Wx": w_x, "bx": b_x, "Wh": f64(rnn.weight_hh_l0).T, "bh": f64(rnn.bias_hh_l0)}
+    prog.add({"type": "gru", "hidden": policy.hidden, "state": [0, policy.hidden]}, arrays)
+    prog.add_linear(f64(policy.head.weight).T, f64(policy.head.bias), last=True)
+
+
+def extract_mlp(policy: nn.Module, prog: ProgramBuilder) -> None:
+    """MLPPolicy: optional frame stack (of *normalised* frames, so normalisation
+    stays a separate block then), Linear + activation layers, linear head."""
+    linears = [m for m in policy.mlp if isinstance(m, nn.Linear)]
+    stacked = policy.frame_stack > 1
+    if stacked:
+        prog.add({"type": "affine"}, {"scale": prog.in_scale, "shift": prog.in_shift})
+        prog.add({"type": "frame_stack", "width": policy.obs_dim, "state": [0, policy.state_dim]}, {})
+    for i, lin in enumerate(linears):
+        w, b = f64(lin.weight).T, f64(lin.bias)
+        if i == 0 and not stacked:
+            w, b = prog.fold_input(w, b)
+        last = i == len(linears) - 1
+        prog.add_linear(w, b, "none" if last else policy.activation, last=last)
+
+
 EXTRACTORS: dict[str, Callable[[nn.Module, ProgramBuilder], None]] = {
     "cfc-ncp": extract_cfc,
     "cfc": extract_cfc,
+    "ltc-ncp": extract_ltc,
+    "ltc": extract_ltc,
+    "lstm": extract_lstm,
+    "gru": extract_gru,
+    "mlp": extract_mlp,
 }

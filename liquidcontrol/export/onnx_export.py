@@ -62,6 +62,7 @@ def export_onnx_model(policy: torch.nn.Module, card: PolicyCard, exporter: str =
         proto = _trace(policy, card, exporter)
     finally:
         policy.train(was_training)
+    _restore_unused_inputs(proto, card)
     embed_card(proto, card)
     onnx.checker.check_model(proto, full_check=True)
     return proto
@@ -104,6 +105,22 @@ def _trace(policy: torch.nn.Module, card: PolicyCard, exporter: str) -> onnx.Mod
             do_constant_folding=True, **names,
         )
         return onnx.load_from_string(buffer.getvalue())
+
+
+def _restore_unused_inputs(proto: onnx.ModelProto, card: PolicyCard) -> None:
+    """Discrete-time baselines ignore ``dt`` and the tracer drops it; the contract
+    keeps all three inputs, so put unused ones back (ONNX allows unused inputs)."""
+    present = {i.name: i for i in proto.graph.input}
+    if all(name in present for name in DEFAULT_INPUTS):
+        return
+    batch = next((d.dim_param for i in proto.graph.input for d in i.type.tensor_type.shape.dim[:1]
+                  if d.dim_param), "batch")
+    widths = {"obs": card.obs_dim, "state": card.state_dim, "dt": 1}
+    inputs = [present.get(name) or onnx.helper.make_tensor_value_info(
+        name, onnx.TensorProto.FLOAT, [batch, widths[name]]) for name in DEFAULT_INPUTS]
+    extra = [i for i in proto.graph.input if i.name not in widths]  # e.g. initializers as inputs
+    del proto.graph.input[:]
+    proto.graph.input.extend(inputs + extra)
 
 
 def embed_card(proto: onnx.ModelProto, card: PolicyCard) -> None:

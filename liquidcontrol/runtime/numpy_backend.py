@@ -85,14 +85,13 @@ def _chain(blocks: list[Block], slices: list[tuple[int, int] | None], state_dim:
         only = blocks[0]  # the common case: one recurrent block owns the whole state
         return lambda obs, state, dt: only(obs, state, dt)
     order = sorted((s[0], i) for i, s in enumerate(slices) if s is not None)
-    empty = np.zeros((1, 0), dtype=np.float32)
 
     def step(obs: np.ndarray, state: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x, new = obs, [None] * len(blocks)
         for i, (block, sl) in enumerate(zip(blocks, slices)):
             x, new[i] = block(x, None if sl is None else state[:, sl[0]:sl[1]], dt)
-        if not order:
-            return x, np.broadcast_to(empty, (obs.shape[0], 0))
+        if not order:  # stateless model: its (dummy) state passes through unchanged
+            return x, state
         return x, np.concatenate([new[i] for _, i in order], axis=1)
 
     return step

@@ -121,37 +121,33 @@ def _cfc_core(mode: str, n: int, a: Arrays, layer: int) -> Core:
 
 
 def _ltc(spec: dict[str, Any], a: Arrays) -> Block:
-    """LTC with fused semi-implicit Euler unfolds (positivity already applied).
+    """LTC with ``ode_unfolds`` fused semi-implicit Euler updates.
 
-    Arrays: sensory ``s_mu``, ``s_sigma``, ``s_w`` (masked), ``s_erev`` [D, N];
-    ``mu``, ``sigma``, ``w`` (masked), ``erev`` [N, N]; ``cm`` = cm * unfolds /
-    period, ``gleak``, ``gleak_vleak`` [N]; ``out_w``, ``out_b`` [n_out].
-    Input affine map (with observation normalisation) is folded into ``s_mu``
-    / ``s_sigma``. Mixed memory: ``mem.W``, ``mem.b``; state ``[v | c]``.
+    Every sigmoid is written ``0.5 + 0.5 tanh(v k - m)``, the 0.5 factors and
+    the constant halves of the synaptic sums are folded into the arrays:
+    sensory ``s_k``, ``s_m`` [D, U] (input map and normalisation folded in),
+    ``s_w2`` [2, D, U] (0.5 w erev and 0.5 w, masked, positive); the same for
+    neuron-to-neuron synapses ``k``, ``m`` [U, U], ``w2`` [2, U, U];
+    ``leak`` = gleak vleak + constant halves, ``den`` = gleak + eps + halves,
+    ``cm`` = cm unfolds period (so cm / dt_step = cm / dt) [U]; output map
+    ``out_w``, ``out_b`` [M] (action map folded in). State ``[v | c]``.
     """
-    unfolds, eps, motor = int(spec["ode_unfolds"]), float(spec["epsilon"]), int(spec["motor"])
-    n = int(spec["units"])
-    s_mu, s_sigma, s_w, s_wrev = a["s_mu"], a["s_sigma"], a["s_w"], a["s_w"] * a["s_erev"]
-    mu, sigma, w, wrev = a["mu"], a["sigma"], a["w"], a["w"] * a["erev"]
-    cm, gleak, gl_vl = a["cm"], a["gleak"], a["gleak_vleak"]
-    out_w, out_b = a["out_w"], a["out_b"]
+    unfolds, motor, n = int(spec["ode_unfolds"]), int(spec["motor"]), int(spec["units"])
+    s_k, s_m, s_w2, k, m, w2 = a["s_k"], a["s_m"], a["s_w2"][None], a["k"], a["m"], a["w2"][None]
+    leak_c, den_c, cm, out_w, out_b = a["leak"], a["den"], a["cm"], a["out_w"], a["out_b"]
     mem = (a["mem.W"], a["mem.b"]) if spec.get("mixed_memory") else None
-    ones = np.ones((1, 1), dtype=np.float32)
 
     def step(x: np.ndarray, s: np.ndarray | None, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         assert s is not None
         v = s[:, :n]
         if mem is not None:
             v, c = lstm_update(np.concatenate((x, v), axis=1) @ mem[0] + mem[1], s[:, n:], n)
-        act = sigmoid(s_sigma * (x[:, :, None] - s_mu))  # [B, D, N]
-        num_s = np.einsum("bdn,dn->bn", act, s_wrev)
-        den_s = np.einsum("bdn,dn->bn", act, s_w)
-        cm_t = cm / (dt * ones)
+        sens = (np.tanh(x[:, :, None] * s_k - s_m)[:, None] * s_w2).sum(axis=2)  # [B, 2, U]
+        cm_t = cm / dt
+        leak, den = leak_c + sens[:, 0], (den_c + cm_t) + sens[:, 1]
         for _ in range(unfolds):
-            g = sigmoid(sigma * (v[:, :, None] - mu))  # [B, N, N]
-            num = cm_t * v + gl_vl + num_s + np.einsum("bmn,mn->bn", g, wrev)
-            den = cm_t + gleak + den_s + np.einsum("bmn,mn->bn", g, w)
-            v = num / (den + eps)
+            syn = (np.tanh(v[:, :, None] * k - m)[:, None] * w2).sum(axis=2)  # [B, 2, U]
+            v = (cm_t * v + leak + syn[:, 0]) / (den + syn[:, 1])
         y = v[:, :motor] * out_w + out_b
         return y, (v if mem is None else np.concatenate((v, c), axis=1))
 
