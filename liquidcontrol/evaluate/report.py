@@ -52,7 +52,9 @@ def plot_success_vs_severity(results: Sequence[EvaluationResult], path: str | Pa
             if curve is None:
                 continue
             s = curve["success"]
-            err = [[v - lo for v, lo in zip(s, curve["ci_low"])], [hi - v for v, hi in zip(s, curve["ci_high"])]]
+            # max(0, ·): rounding can put a Wilson bound a hair past the rate at 0 or n successes.
+            err = [[max(0.0, v - lo) for v, lo in zip(s, curve["ci_low"])],
+                   [max(0.0, hi - v) for v, hi in zip(s, curve["ci_high"])]]
             ax.errorbar(curve["severity"], s, yerr=err, marker="o", capsize=3, label=f"{r.agent} (AUC {curve['auc']:.2f})")
         seen = " (seen in training)" if any(family in r.seen_in_training for r in results) else ""
         ax.set_title(family + seen, fontsize=10)

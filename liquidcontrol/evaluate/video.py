@@ -6,6 +6,7 @@ The env is made with ``render_mode="rgb_array"``; MuJoCo renders offscreen
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -74,14 +75,20 @@ def _write_mp4(frames: list[np.ndarray], dest: Path, fps: float) -> Path:
     import imageio.v2 as imageio
 
     with atomic_path(dest) as tmp:
-        # The temporary name ends in .tmp, so tell ffmpeg the container explicitly.
-        writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                    output_params=["-f", "mp4"], macro_block_size=1, pixelformat="yuv420p")
+        # imageio picks its plugin from the file name, so encode to a sibling ending in
+        # .mp4, then move it onto the temporary file that atomic_path renames into place.
+        staged = tmp.with_name(tmp.name + ".mp4")
         try:
-            for frame in frames:
-                writer.append_data(_even(frame))
+            writer = imageio.get_writer(staged, format="FFMPEG", mode="I", fps=fps, codec="libx264",
+                                        macro_block_size=1, pixelformat="yuv420p")
+            try:
+                for frame in frames:
+                    writer.append_data(_even(frame))
+            finally:
+                writer.close()
+            os.replace(staged, tmp)
         finally:
-            writer.close()
+            staged.unlink(missing_ok=True)
     return dest
 
 
