@@ -55,8 +55,8 @@ def card_from_policy(policy: torch.nn.Module, **card_fields: Any) -> PolicyCard:
     fields: dict[str, Any] = {
         "env_id": "unknown",
         "control_period_s": float(getattr(policy, "control_period", 0.05)),
-        "neurons": _neuron_counts(policy),
-        "wiring_seed": _wiring_seed(policy, config),
+        "neurons": _neuron_counts(config),
+        "wiring_seed": _wiring_seed(config),
         **card_fields,
     }
     card = PolicyCard(
@@ -69,19 +69,21 @@ def card_from_policy(policy: torch.nn.Module, **card_fields: Any) -> PolicyCard:
     return card
 
 
-def _find_wiring(policy: torch.nn.Module) -> Any:
-    for module in policy.modules():
-        wiring = getattr(module, "wiring", None)
-        if wiring is not None and hasattr(wiring, "get_neurons_of_layer"):
-            return wiring
-    return None
+def _wiring_of(config: dict[str, Any]) -> Any:
+    """The NCP wiring a liquid policy was built on (rebuilt from its config), or None."""
+    if config.get("wiring") != "autoncp":
+        return None
+    from liquidcontrol.policies.wirings import make_wiring
+
+    return make_wiring("autoncp", int(config["units"]), int(config["act_dim"]),
+                       float(config.get("sparsity", 0.5)), int(config.get("seed", 22222)))
 
 
-def _neuron_counts(policy: torch.nn.Module) -> dict[str, int]:
+def _neuron_counts(config: dict[str, Any]) -> dict[str, int]:
     """Neurons per NCP layer type (inter / command / motor) plus the total."""
-    wiring = _find_wiring(policy)
+    wiring = _wiring_of(config)
     if wiring is None:
-        units = getattr(policy, "units", None) or getattr(policy, "hidden_size", None)
+        units = config.get("units") or config.get("hidden")
         return {"total": int(units)} if units else {}
     counts: dict[str, int] = {}
     for layer in range(wiring.num_layers):
@@ -92,12 +94,8 @@ def _neuron_counts(policy: torch.nn.Module) -> dict[str, int]:
     return counts
 
 
-def _wiring_seed(policy: torch.nn.Module, config: dict[str, Any]) -> int | None:
-    wiring = _find_wiring(policy)
-    for source in (getattr(wiring, "seed", None), config.get("wiring_seed"), config.get("seed")):
-        if isinstance(source, int) and not isinstance(source, bool):
-            return source
-    return None
+def _wiring_seed(config: dict[str, Any]) -> int | None:
+    return int(config.get("seed", 22222)) if config.get("wiring") == "autoncp" else None
 
 
 def save_bundle(folder: str | Path, policy: torch.nn.Module, card_fields: dict[str, Any] | None = None,

@@ -62,7 +62,7 @@ def export_onnx_model(policy: torch.nn.Module, card: PolicyCard, exporter: str =
         proto = _trace(policy, card, exporter)
     finally:
         policy.train(was_training)
-    _restore_unused_inputs(proto, card)
+    _set_signature(proto, card)
     embed_card(proto, card)
     onnx.checker.check_model(proto, full_check=True)
     return proto
@@ -107,20 +107,28 @@ def _trace(policy: torch.nn.Module, card: PolicyCard, exporter: str) -> onnx.Mod
         return onnx.load_from_string(buffer.getvalue())
 
 
-def _restore_unused_inputs(proto: onnx.ModelProto, card: PolicyCard) -> None:
-    """Discrete-time baselines ignore ``dt`` and the tracer drops it; the contract
-    keeps all three inputs, so put unused ones back (ONNX allows unused inputs)."""
+def _set_signature(proto: onnx.ModelProto, card: PolicyCard) -> None:
+    """Give the graph exactly the contract's inputs and outputs, each ``[batch, width]``.
+
+    Discrete-time baselines ignore ``dt`` (and a frame-less MLP its state), and
+    the tracer drops unused inputs: put them back (ONNX allows unused inputs).
+    Tracers also leave output widths symbolic; write the known numbers.
+    """
+    widths = {"obs": card.obs_dim, "state": card.state_dim, "dt": 1,
+              "action": card.act_dim, "state_out": card.state_dim}
     present = {i.name: i for i in proto.graph.input}
-    if all(name in present for name in DEFAULT_INPUTS):
-        return
-    batch = next((d.dim_param for i in proto.graph.input for d in i.type.tensor_type.shape.dim[:1]
-                  if d.dim_param), "batch")
-    widths = {"obs": card.obs_dim, "state": card.state_dim, "dt": 1}
-    inputs = [present.get(name) or onnx.helper.make_tensor_value_info(
-        name, onnx.TensorProto.FLOAT, [batch, widths[name]]) for name in DEFAULT_INPUTS]
-    extra = [i for i in proto.graph.input if i.name not in widths]  # e.g. initializers as inputs
+    inputs = [present.get(name) or onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, ["batch", 1])
+              for name in DEFAULT_INPUTS]
+    extra = [i for i in proto.graph.input if i.name not in widths]  # e.g. initializers listed as inputs
     del proto.graph.input[:]
     proto.graph.input.extend(inputs + extra)
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        if value.name in widths:
+            dims = value.type.tensor_type.shape.dim
+            if len(dims) != 2:
+                raise LiquidControlError(f"the exported {value.name!r} has {len(dims)} axes; expected [batch, width].")
+            dims[0].dim_param = "batch"
+            dims[1].dim_value = widths[value.name]
 
 
 def embed_card(proto: onnx.ModelProto, card: PolicyCard) -> None:
