@@ -7,7 +7,6 @@ Import as ``liquidcontrol.envs`` (never ``envs``); then
 from __future__ import annotations
 
 import gymnasium
-
 from liquidcontrol.envs.parking import ParkingEnv
 from liquidcontrol.envs.parking_expert import ParallelParkingExpert
 

@@ -1,0 +1,354 @@
+"""``liquidcontrol/Parking-v0``: parallel parking a 1:10 Ackermann car in MuJoCo."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+# Headless machines (CI, robots over ssh) have no X display: default to EGL so
+# rgb_array rendering works. Must happen before mujoco is first imported.
+if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+    os.environ["MUJOCO_GL"] = "egl"
+
+import gymnasium as gym
+import mujoco  # noqa: E402
+import numpy as np
+from gymnasium import spaces
+from liquidcontrol.envs import parking_constants as pc
+from liquidcontrol.envs.assets import asset_path
+from liquidcontrol.envs.parking_geometry import SlotLayout
+
+from liquidcontrol.errors import LiquidControlError
+
+SLOT_LENGTH_RANGE = (0.80, 1.05)  # m, i.e. 1.6-2.1 car lengths
+START_X_RANGE = (-0.30, 0.60)  # m, car centre relative to the front car's rear bumper
+START_Y_RANGE = (0.42, 0.60)  # m, car centre from the parked cars' centre line
+START_YAW_RANGE = (-0.10, 0.10)  # rad
+NEIGHBOUR_DY_RANGE = (-0.02, 0.02)  # m
+NEIGHBOUR_YAW_RANGE = (-0.03, 0.03)  # rad
+GOAL_TOLERANCE = (0.06, 0.04, 0.08)  # |x| m, |y| m, |theta| rad, car centre vs slot centre
+STOPPED_SPEED = 0.02  # m/s
+DWELL_STEPS = 10  # control steps (0.5 s) stopped inside the tolerance
+ARENA = (-3.5, 3.5, -1.0, 2.0)  # x_min, x_max, y_min, y_max of the car centre, m
+MAX_QVEL = 200.0  # rad/s or m/s; anything larger is a blown-up simulation
+REWARD_TIME, REWARD_COLLISION, REWARD_SUCCESS = -0.01, -10.0, 10.0
+
+
+class ParkingEnv(gym.Env):
+    """Parallel-park a 1:10 Ackermann car between two parked cars along a curb.
+
+    **Car.** MuSHR/F1TENTH-like, 3.4 kg, 0.50 x 0.26 m, wheelbase 0.33 m,
+    track 0.22 m, wheel radius 0.05 m (``sim_assets/car/ackermann_car.xml``).
+    Front wheels steer through position servos with Ackermann geometry, max
+    0.38 rad (bicycle equivalent, turning radius 0.83 m at the rear axle),
+    slew 3 rad/s; rear wheels are driven by speed loops with an electronic
+    differential, at most 0.5 m/s, targets ramped at 2 m/s^2. Physics step
+    0.01 s, 5 per control step: ``control_period`` = 0.05 s.
+
+    **Frame.** The slot frame: x along the curb in the parked cars' heading,
+    y away from the curb, origin at the slot centre on the parked cars'
+    centre line; the curb's face is at y = -0.20 m.
+
+    **Observation** (float32, shape (14,); see ``observation_layout``):
+
+    =====  =======================================================  =====
+    index  meaning                                                  unit
+    =====  =======================================================  =====
+    0, 1   car centre x, y in the slot frame                        m
+    2, 3   cos, sin of the car heading in the slot frame            -
+    4      longitudinal speed (negative when reversing)             m/s
+    5      steering angle (mean of the two front wheels)            rad
+    6-13   rangefinders at 6 cm height: front, front-left, left,    m
+           rear-left, rear, rear-right, right, front-right
+           (corners at 45 deg), clipped to 2.0; no echo reads 2.0
+    =====  =======================================================  =====
+
+    **Action** (float32 in [-1, 1]^2; see ``action_layout``):
+
+    =====  ===========================================  =========
+    index  meaning                                      scale
+    =====  ===========================================  =========
+    0      steering command, + turns left                0.38 rad
+    1      speed command, + forward                      0.5 m/s
+    =====  ===========================================  =========
+
+    **Reward** = sum of ``info["reward_<name>"]``: ``progress`` (decrease of
+    distance-to-goal ``|p| + 0.3 |theta|``, m), ``time`` (-0.01 per step),
+    ``collision`` (-10 on contact or leaving the arena), ``success`` (+10).
+
+    **Start state** (from the seed): slot length U(0.80, 1.05) m; each
+    parked car shifted U(-0.02, 0.02) m sideways and yawed U(-0.03, 0.03)
+    rad; the car at rest in the lane, centre x = slot length / 2 +
+    U(-0.30, 0.60) m (beside to ahead of the front car's rear bumper), y
+    U(0.42, 0.60) m, heading U(-0.10, 0.10) rad, wheels straight.
+
+    **Termination**: success (``info["is_success"]``: centre within 0.06 m
+    in x, 0.04 m in y and 0.08 rad of the slot centre, speed under
+    0.02 m/s for 0.5 s, no contact); contact of the chassis with a parked
+    car or the curb (``info["collision"]``); car centre leaving the arena
+    x in [-3.5, 3.5], y in [-1, 2] m (``info["out_of_bounds"]``); MuJoCo
+    instability (``info["unstable"]``). **Truncation**: after 40 s.
+
+    **Info** also holds ``car_pose`` (x, y, theta in the slot frame) and
+    ``speed`` (m/s).
+
+    **Arguments**: ``render_mode`` (None or "rgb_array"), ``max_episode_seconds``
+    (40.0), ``render_width`` / ``render_height`` (320 / 240 px), ``camera``
+    ("top" or "chase"). ``set_physics(friction_scale, mass_scale)`` changes
+    the road grip and the chassis mass from the next reset.
+
+    **Version history**: v0 — first release.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+    control_period = 0.05
+    observation_layout: list[dict[str, str]] = [
+        {"name": "x", "unit": "m", "group": "pose"},
+        {"name": "y", "unit": "m", "group": "pose"},
+        {"name": "cos_heading", "unit": "1", "group": "pose"},
+        {"name": "sin_heading", "unit": "1", "group": "pose"},
+        {"name": "speed", "unit": "m/s", "group": "speed"},
+        {"name": "steering", "unit": "rad", "group": "steer"},
+    ] + [{"name": name, "unit": "m", "group": "range"} for name in pc.RANGE_SENSORS]
+    action_layout: list[dict[str, Any]] = [
+        {"name": "steering", "unit": "rad", "scale": pc.MAX_STEER},
+        {"name": "speed", "unit": "m/s", "scale": pc.MAX_SPEED},
+    ]
+
+    def __init__(self, render_mode: str | None = None, max_episode_seconds: float = 40.0,
+                 render_width: int = 320, render_height: int = 240, camera: str = "top") -> None:
+        if render_mode not in (None, "rgb_array"):
+            raise LiquidControlError(
+                f"render_mode {render_mode!r} is not supported; expected None or 'rgb_array'.")
+        if camera not in (pc.TOP_CAMERA, pc.CHASE_CAMERA):
+            raise LiquidControlError(f"camera {camera!r} is unknown; expected 'top' or 'chase'.")
+        self.render_mode, self.camera = render_mode, camera
+        self.render_size = (int(render_height), int(render_width))
+        self.model = mujoco.MjModel.from_xml_path(str(asset_path(pc.SCENE_XML)))
+        self.data = mujoco.MjData(self.model)
+        self.frame_skip = round(self.control_period / self.model.opt.timestep)
+        self.max_steps = round(max_episode_seconds / self.control_period)
+        self._cache_ids()
+        self._friction_scale, self._mass_scale = 1.0, 1.0
+        high = np.array([4, 3, 1, 1, 2, 0.5] + [pc.MAX_RANGE] * len(pc.RANGE_SENSORS), np.float32)
+        low = -high
+        low[6:] = 0.0
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        self.slot = SlotLayout.centred(SLOT_LENGTH_RANGE[0])
+        self._obs = np.zeros(14, np.float32)
+        self._renderer: mujoco.Renderer | None = None
+        self._reset_counters()
+
+    # ------------------------------------------------------------------ setup
+    def _cache_ids(self) -> None:
+        """Look up every element once, by name (see parking_constants)."""
+        m = self.model
+
+        def ident(kind: mujoco.mjtObj, name: str) -> int:
+            return mujoco.mj_name2id(m, kind, name)
+
+        G, J, A = mujoco.mjtObj.mjOBJ_GEOM, mujoco.mjtObj.mjOBJ_JOINT, mujoco.mjtObj.mjOBJ_ACTUATOR
+        self._chassis = ident(G, pc.CHASSIS_GEOM)
+        self._car_body = ident(mujoco.mjtObj.mjOBJ_BODY, pc.CAR_BODY)
+        free = ident(J, pc.CAR_FREE_JOINT)
+        self._qpos0, self._qvel0 = m.jnt_qposadr[free], m.jnt_dofadr[free]
+        self._steer_qpos = [m.jnt_qposadr[ident(J, n)] for n in pc.STEER_JOINTS]
+        self._steer_act = [ident(A, n) for n in pc.STEER_ACTUATORS]
+        self._drive_act = [ident(A, n) for n in pc.DRIVE_ACTUATORS]
+        self._rear_car, self._front_car = ident(G, pc.REAR_CAR_GEOM), ident(G, pc.FRONT_CAR_GEOM)
+        self._grip_geoms = [ident(G, n) for n in (*pc.WHEEL_GEOMS, pc.ROAD_GEOM)]
+        self._base_friction = m.geom_friction[self._grip_geoms, 0].copy()
+        self._base_mass = float(m.body_mass[self._car_body])
+        self._base_inertia = m.body_inertia[self._car_body].copy()
+        sensor = mujoco.mjtObj.mjOBJ_SENSOR
+        adrs = [m.sensor_adr[ident(sensor, n)] for n in pc.RANGE_SENSORS]
+        self._range_slice = slice(min(adrs), min(adrs) + len(adrs))
+        assert adrs == list(range(min(adrs), min(adrs) + len(adrs))), "range sensors not contiguous"
+        self._warnings = [self.data.warning[int(w)] for w in (
+            mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADQVEL,
+            mujoco.mjtWarning.mjWARN_BADQPOS)]
+
+    def _reset_counters(self) -> None:
+        self._steps = 0
+        self._dwell = 0
+        self._steer_target = 0.0
+        self._speed_target = 0.0
+        self._potential = 0.0
+
+    def set_physics(self, friction_scale: float = 1.0, mass_scale: float = 1.0) -> None:
+        """Scale road/tyre friction and the chassis mass (payload); applies from the next reset."""
+        for name, value in (("friction_scale", friction_scale), ("mass_scale", mass_scale)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise LiquidControlError(f"{name}={value!r} is invalid; expected a finite number > 0.")
+        self._friction_scale, self._mass_scale = float(friction_scale), float(mass_scale)
+
+    def _apply_physics(self) -> None:
+        m = self.model
+        m.geom_friction[self._grip_geoms, 0] = self._base_friction * self._friction_scale
+        m.body_mass[self._car_body] = self._base_mass * self._mass_scale
+        m.body_inertia[self._car_body] = self._base_inertia * self._mass_scale
+
+    def _place_neighbours(self, rng: np.random.Generator) -> None:
+        """Draw the slot and move the two parked cars (static geoms) there."""
+        length = rng.uniform(*SLOT_LENGTH_RANGE)
+        offsets = [(rng.uniform(*NEIGHBOUR_DY_RANGE), rng.uniform(*NEIGHBOUR_YAW_RANGE))
+                   for _ in range(2)]
+        self.slot = SlotLayout.centred(length, offsets[0], offsets[1])
+        for geom, (x, y, yaw) in ((self._rear_car, self.slot.rear_car),
+                                  (self._front_car, self.slot.front_car)):
+            self.model.geom_pos[geom, :2] = (x, y)
+            self.model.geom_quat[geom] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
+
+    # ------------------------------------------------------------------ state
+    @property
+    def car_pose(self) -> tuple[float, float, float]:
+        """True car centre pose (x m, y m, theta rad) in the slot frame."""
+        return self._pose
+
+    @property
+    def car_speed(self) -> float:
+        """True longitudinal speed, m/s (negative when reversing)."""
+        return self._speed
+
+    # ------------------------------------------------------------------ API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        rng = self.np_random
+        self._apply_physics()
+        self._place_neighbours(rng)
+        x = 0.5 * self.slot.length + rng.uniform(*START_X_RANGE)
+        y, yaw = rng.uniform(*START_Y_RANGE), rng.uniform(*START_YAW_RANGE)
+        mujoco.mj_resetData(self.model, self.data)
+        q = self.data.qpos
+        q[self._qpos0:self._qpos0 + 7] = (x, y, pc.AXLE_HEIGHT,
+                                          math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
+        mujoco.mj_forward(self.model, self.data)
+        self._reset_counters()
+        self._potential = self._distance_to_goal(x, y, yaw)
+        return self._observe(), self._info(False, False, False, False, {})
+
+    def step(self, action):
+        steer_cmd, speed_cmd = self._check_action(action)
+        self._actuate(steer_cmd, speed_cmd)
+        mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
+        self._steps += 1
+        if self._is_unstable():
+            return self._obs.copy(), 0.0, True, False, self._info(False, False, False, True, {})
+        obs = self._observe()
+        x, y, yaw = self._pose
+        collision = self._in_contact()
+        xmin, xmax, ymin, ymax = ARENA
+        out = not (xmin <= x <= xmax and ymin <= y <= ymax)
+        success = self._update_dwell(x, y, yaw) and not collision
+        potential = self._distance_to_goal(x, y, yaw)
+        terms = {
+            "progress": self._potential - potential,
+            "time": REWARD_TIME,
+            "collision": REWARD_COLLISION if (collision or out) else 0.0,
+            "success": REWARD_SUCCESS if success else 0.0,
+        }
+        self._potential = potential
+        terminated = success or collision or out
+        truncated = not terminated and self._steps >= self.max_steps
+        reward = float(sum(terms.values()))
+        return obs, reward, terminated, truncated, self._info(success, collision, out, False, terms)
+
+    # ------------------------------------------------------------------ step parts
+    def _check_action(self, action) -> tuple[float, float]:
+        """Validate and scale the action to (steering rad, speed m/s)."""
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != (2,):
+            raise LiquidControlError(
+                f"action has shape {a.shape}; expected (2,) = (steering, speed) in [-1, 1].")
+        s, v = float(a[0]), float(a[1])
+        if not (math.isfinite(s) and math.isfinite(v)):
+            raise LiquidControlError(
+                f"action {a.tolist()} contains NaN or infinity; expected finite values in [-1, 1].")
+        return min(max(s, -1.0), 1.0) * pc.MAX_STEER, min(max(v, -1.0), 1.0) * pc.MAX_SPEED
+
+    def _actuate(self, steer_cmd: float, speed_cmd: float) -> None:
+        """Slew-limit the targets, then split them per wheel (Ackermann + differential)."""
+        ds, dv = pc.STEER_RATE * self.control_period, pc.MAX_ACCEL * self.control_period
+        self._steer_target += min(max(steer_cmd - self._steer_target, -ds), ds)
+        self._speed_target += min(max(speed_cmd - self._speed_target, -dv), dv)
+        kappa = math.tan(self._steer_target) / pc.WHEELBASE
+        half_track = 0.5 * pc.TRACK
+        # Inner and outer wheel angles meet on the rear-axle line (Ackermann).
+        left = math.atan(pc.WHEELBASE * kappa / (1.0 - half_track * kappa))
+        right = math.atan(pc.WHEELBASE * kappa / (1.0 + half_track * kappa))
+        ctrl = self.data.ctrl
+        ctrl[self._steer_act[0]], ctrl[self._steer_act[1]] = left, right
+        wheel = self._speed_target / pc.WHEEL_RADIUS
+        ctrl[self._drive_act[0]] = wheel * (1.0 - half_track * kappa)
+        ctrl[self._drive_act[1]] = wheel * (1.0 + half_track * kappa)
+
+    def _observe(self) -> np.ndarray:
+        q, qv, o = self.data.qpos, self.data.qvel, self._obs
+        i, j = self._qpos0, self._qvel0
+        x, y = float(q[i]), float(q[i + 1])
+        w, qx, qy, qz = float(q[i + 3]), float(q[i + 4]), float(q[i + 5]), float(q[i + 6])
+        yaw = math.atan2(2.0 * (w * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
+        c, s = math.cos(yaw), math.sin(yaw)
+        self._pose = (x, y, yaw)
+        self._speed = float(qv[j]) * c + float(qv[j + 1]) * s
+        steer = 0.5 * (float(q[self._steer_qpos[0]]) + float(q[self._steer_qpos[1]]))
+        o[0], o[1], o[2], o[3], o[4], o[5] = x, y, c, s, self._speed, steer
+        ranges = o[6:]
+        ranges[:] = self.data.sensordata[self._range_slice]
+        ranges[ranges < 0.0] = pc.MAX_RANGE  # -1 means no echo
+        np.minimum(ranges, pc.MAX_RANGE, out=ranges)
+        return o.copy()
+
+    def _in_contact(self) -> bool:
+        """Any contact involving the chassis (only obstacles can touch it)."""
+        d = self.data
+        if d.ncon == 0:
+            return False
+        return bool((d.contact.geom[: d.ncon] == self._chassis).any())
+
+    def _is_unstable(self) -> bool:
+        if any(w.number for w in self._warnings):
+            return True
+        qv = self.data.qvel
+        return not math.isfinite(float(qv.sum())) or float(np.abs(qv).max()) > MAX_QVEL
+
+    def _update_dwell(self, x: float, y: float, yaw: float) -> bool:
+        tx, ty, tyaw = GOAL_TOLERANCE
+        inside = abs(x) <= tx and abs(y) <= ty and abs(yaw) <= tyaw
+        self._dwell = self._dwell + 1 if inside and abs(self._speed) <= STOPPED_SPEED else 0
+        return self._dwell >= DWELL_STEPS
+
+    @staticmethod
+    def _distance_to_goal(x: float, y: float, yaw: float) -> float:
+        return math.hypot(x, y) + 0.3 * abs(yaw)
+
+    def _info(self, success: bool, collision: bool, out: bool, unstable: bool,
+              terms: dict[str, float]) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "is_success": success, "collision": collision, "out_of_bounds": out,
+            "unstable": unstable, "car_pose": self._pose, "speed": self._speed,
+        }
+        for name in ("progress", "time", "collision", "success"):
+            info[f"reward_{name}"] = terms.get(name, 0.0)
+        return info
+
+    # ------------------------------------------------------------------ rendering
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        if self._renderer is None:
+            height, width = self.render_size
+            self._renderer = mujoco.Renderer(self.model, height, width)
+            flags = self._renderer.scene.flags
+            for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
+                         mujoco.mjtRndFlag.mjRND_SKYBOX):
+                flags[flag] = 0
+        self._renderer.update_scene(self.data, camera=self.camera)
+        return self._renderer.render()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None

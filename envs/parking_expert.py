@@ -1,0 +1,217 @@
+"""Scripted parallel-parking expert: a re-planning state-feedback controller.
+
+Every call works from the true state alone (pose, speed, slot), so DAgger can
+ask it about any state a learner drove to. The only "memory" is the sign of
+the car's current speed, which is part of the state: it keeps a started move
+going until its planned end (hysteresis without hidden variables).
+
+The manoeuvre, in the slot frame (x along the curb, y away from it):
+
+1. **Lane**: reverse along the lane until a reverse S-curve (full right lock,
+   then a gentler left arc) would end in the slot; if the car is too far
+   back for that, drive forward first.
+2. **Entry**: follow the S-curve as a feedback law: the heading the car
+   should have is a function of its lateral offset (the heading from which
+   straightening at the planning curvature ends exactly on the centre line).
+3. **In the slot**: shuffle forward and back, each move steering towards the
+   centre line and ending before the bumpers come within a margin of an
+   obstacle (collision look-ahead on the kinematic model), then centre and stop.
+
+Steering is proportional and saturated; speeds ramp down with the free
+distance ahead, so reversals are gentle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from liquidcontrol.envs import parking_constants as pc
+from liquidcontrol.envs.parking_geometry import (
+    HALF_WHEELBASE,
+    SlotLayout,
+    arc_poses,
+    footprint_collides,
+)
+
+KAPPA_MAX = math.tan(pc.MAX_STEER) / pc.WHEELBASE  # 1/m, full lock
+LOOKAHEAD = np.linspace(0.0, 0.6, 41)  # m of travel checked for collisions
+MIN_MOVE = 0.06  # m, shortest move worth starting
+
+
+class ParallelParkingExpert:
+    """Privileged expert for ``liquidcontrol/Parking-v0``.
+
+    Args:
+        lane_speed: cruise speed outside the slot, m/s.
+        slot_speed: speed for moves inside the slot, m/s.
+        margin: clearance kept to parked cars and the curb, m.
+        plan_curvature: fraction of full lock used for the straightening arc
+            (the rest is steering authority left for feedback).
+    """
+
+    def __init__(self, lane_speed: float = 0.35, slot_speed: float = 0.22, margin: float = 0.03,
+                 plan_curvature: float = 0.85) -> None:
+        self.lane_speed, self.slot_speed, self.margin = lane_speed, slot_speed, margin
+        self.kappa_plan = plan_curvature * KAPPA_MAX
+
+    def reset(self) -> None:
+        """Nothing to forget: the expert keeps no state between calls."""
+
+    def act(self, env) -> np.ndarray:
+        """Action in [-1, 1]^2 (steering, speed) for the env's current true state."""
+        u = env.unwrapped
+        x, y, theta = u.car_pose
+        return self.act_from_state(x, y, theta, u.car_speed, u.slot)
+
+    def act_from_state(self, x: float, y: float, theta: float, speed: float,
+                       slot: SlotLayout) -> np.ndarray:
+        """Action for car centre pose (m, m, rad) and speed (m/s) in ``slot``."""
+        theta = math.atan2(math.sin(theta), math.cos(theta))
+        if self._in_slot(x, y, theta, slot):
+            kappa, speed_cmd = self._in_slot_command(x, y, theta, speed, slot)
+        else:
+            kappa, speed_cmd = self._lane_command(x, y, theta, speed, slot)
+        steer = math.atan(pc.WHEELBASE * kappa) / pc.MAX_STEER
+        return np.array([min(max(steer, -1.0), 1.0), speed_cmd / pc.MAX_SPEED], np.float32)
+
+    # ------------------------------------------------------------ steering laws
+    def _heading_for_offset(self, e: float) -> float:
+        """Heading (rad) from which a straightening arc ends on the centre line.
+
+        e is the rear axle's lateral offset (m). Far out this is the exact
+        arc geometry 1 - cos(theta) = kappa * e; near the line it is linear so
+        the final approach is smooth instead of a square-root cusp.
+        """
+        mag = abs(e)
+        arc = math.acos(max(1.0 - self.kappa_plan * mag, -1.0)) if mag < 1.0 / self.kappa_plan \
+            else 0.5 * math.pi
+        return math.copysign(min(arc, 4.0 * mag, 1.1), e)
+
+    def _reverse_curvature(self, e: float, theta: float, gate: float = 1.0) -> float:
+        """Curvature (1/m) that, reversing, steers the heading to gate * its target."""
+        target = gate * self._heading_for_offset(e)
+        return self._clip_kappa(5.0 * (theta - target))
+
+    def _forward_curvature(self, e: float, theta: float) -> float:
+        """Curvature (1/m) that, driving forward, steers towards the centre line."""
+        target = -self._heading_for_offset(e)
+        return self._clip_kappa(-5.0 * (theta - target))
+
+    @staticmethod
+    def _clip_kappa(kappa: float) -> float:
+        return min(max(kappa, -KAPPA_MAX), KAPPA_MAX)
+
+    # ------------------------------------------------------------ geometry
+    def _free_distances(self, x: float, y: float, theta: float, kappas, direction: int,
+                        slot: SlotLayout) -> np.ndarray:
+        """Travel (m) at each curvature before the car, kept ``margin`` away, hits something."""
+        k = np.asarray(kappas, float)[:, None]
+        xs, ys, ths = arc_poses(x, y, theta, k, direction * LOOKAHEAD[None, :])
+        hit = footprint_collides(xs, ys, ths, slot, self.margin)
+        first = np.where(hit.any(axis=1), np.argmax(hit, axis=1) - 1, len(LOOKAHEAD) - 1)
+        return LOOKAHEAD[np.maximum(first, 0)]
+
+    def _steer_clear(self, x: float, y: float, theta: float, kappa: float, direction: int,
+                     slot: SlotLayout) -> tuple[float, float]:
+        """The wanted curvature if it has room, else the nearest one that does.
+
+        Returns (curvature 1/m, free travel m). Candidates are the wanted one
+        and five fixed ones from full right to full left lock.
+        """
+        candidates = np.array([kappa, -KAPPA_MAX, -0.5 * KAPPA_MAX, 0.0, 0.5 * KAPPA_MAX,
+                               KAPPA_MAX])
+        free = self._free_distances(x, y, theta, candidates, direction, slot)
+        if free[0] >= MIN_MOVE:
+            return kappa, float(free[0])
+        ok = free >= MIN_MOVE
+        if not ok.any():
+            return kappa, float(free[0])
+        cost = np.abs(candidates - kappa) + np.where(ok, 0.0, 1e3)
+        best = int(np.argmin(cost))
+        return float(candidates[best]), float(free[best])
+
+    def _speed_for(self, free: float, cruise: float) -> float:
+        """Speed (m/s) that brakes at about 0.8 m/s^2 to stop at the free distance."""
+        return min(cruise, math.sqrt(max(2.0 * 0.8 * free, 0.0)))
+
+    @staticmethod
+    def _in_slot(x: float, y: float, theta: float, slot: SlotLayout) -> bool:
+        half = 0.5 * slot.length + 0.1
+        rear_axle_y = y - HALF_WHEELBASE * math.sin(theta)
+        return rear_axle_y < 0.22 and abs(x) < half and -0.5 < theta < 1.2
+
+    def _unused_entry_end_x(self, xr: float, yr: float, theta: float) -> float:
+        """Rear-axle x (m) where the reverse S-curve from here ends on the centre line."""
+        r1, rp = 1.0 / KAPPA_MAX, 1.0 / self.kappa_plan
+        cos1 = (rp + r1 * math.cos(theta) - yr) / (r1 + rp)
+        if cos1 >= math.cos(theta) or cos1 > 1.0:
+            return xr - rp * math.sin(max(theta, 0.0))
+        theta1 = math.acos(max(cos1, -1.0))
+        return xr + r1 * (math.sin(theta) - math.sin(theta1)) - rp * math.sin(theta1)
+
+    # ------------------------------------------------------------ phases
+    def _lane_command(self, x: float, y: float, theta: float, speed: float,
+                      slot: SlotLayout) -> tuple[float, float]:
+        """Outside the slot: reverse into it, or first drive forward to a start point."""
+        xr, yr = x - HALF_WHEELBASE * math.cos(theta), y - HALF_WHEELBASE * math.sin(theta)
+        clearance = self._corner_clearance(xr, yr, theta, slot)
+        if speed > 0.03:  # a forward move goes on past the start point, for a clean restart
+            too_far_back = (clearance > -0.03 or clearance == -1.0) and theta < 0.3
+        else:
+            too_far_back = speed > -0.03 and clearance == -1.0 and theta < 0.3
+        if too_far_back:
+            kappa, free = self._steer_clear(x, y, theta, self._forward_curvature(yr - 0.5, theta),
+                                            1, slot)
+            return kappa, self._speed_for(free, self.lane_speed)
+        # Start the right-lock arc once the front car's corner is inside its inner circle.
+        gate = 1.0 if theta > 0.15 else min(max(clearance / 0.02, 0.0), 1.0)
+        kappa, free = self._steer_clear(x, y, theta, self._reverse_curvature(yr, theta, gate),
+                                        -1, slot)
+        if free < 0.02:
+            kappa = self._forward_curvature(yr - 0.5, theta)
+            return kappa, 0.5 * self.lane_speed
+        return kappa, -self._speed_for(free, self.lane_speed)
+
+    def _corner_clearance(self, xr: float, yr: float, theta: float, slot: SlotLayout) -> float:
+        """How far (m) the front car's lane-side rear corner is inside the full-lock inner circle.
+
+        Negative: reversing at full right lock from here would clip that corner
+        or has passed it (the car is too far back).
+        """
+        fx, fy, fyaw = slot.front_car
+        hl, hw = 0.5 * pc.NEIGHBOUR_LENGTH, 0.5 * pc.NEIGHBOUR_WIDTH
+        px = fx - hl * math.cos(fyaw) - hw * math.sin(fyaw)
+        py = fy - hl * math.sin(fyaw) + hw * math.cos(fyaw)
+        r1 = 1.0 / KAPPA_MAX
+        cx, cy = xr + r1 * math.sin(theta), yr - r1 * math.cos(theta)
+        inner = r1 - 0.5 * pc.CAR_WIDTH - self.margin
+        if px > cx + 0.02:  # corner ahead of the centre: the car can never swing round it
+            return -1.0
+        return inner - math.hypot(px - cx, py - cy)
+
+    def _in_slot_command(self, x: float, y: float, theta: float, speed: float,
+                         slot: SlotLayout) -> tuple[float, float]:
+        """Inside the slot: shuffle until straight on the centre line, then centre."""
+        yr = y - HALF_WHEELBASE * math.sin(theta)
+        k_fwd, free_fwd = self._steer_clear(x, y, theta, self._forward_curvature(yr, theta), 1, slot)
+        k_rev, free_rev = self._steer_clear(x, y, theta, self._reverse_curvature(yr, theta), -1,
+                                            slot)
+        aligned = abs(theta) < 0.04 and abs(y) < 0.02
+        if aligned:
+            # Centre along x; steer with the law of the direction of travel.
+            dx = -x
+            if abs(dx) < 0.015:
+                return 0.0, 0.0
+            direction = 1 if dx > 0 else -1
+            kappa = k_fwd if direction > 0 else k_rev
+            return kappa, direction * min(self.slot_speed, 1.5 * abs(dx) + 0.03)
+        if speed > 0.03:
+            direction = 1 if free_fwd > 0.02 else -1
+        elif speed < -0.03:
+            direction = -1 if free_rev > 0.02 else 1
+        else:
+            direction = 1 if free_fwd > free_rev else -1
+        free = free_fwd if direction > 0 else free_rev
+        kappa = k_fwd if direction > 0 else k_rev
+        return kappa, direction * self._speed_for(free, self.slot_speed)
