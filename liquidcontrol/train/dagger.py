@@ -28,7 +28,7 @@ import torch
 from liquidcontrol.config import option
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.train.bc import FitConfig, fit, make_optimizer
-from liquidcontrol.train.checkpoint import load_checkpoint, read_progress, save_checkpoint
+from liquidcontrol.train.checkpoint import load_checkpoint, save_checkpoint
 from liquidcontrol.train.collect import collect_episodes
 from liquidcontrol.train.data import Demonstrations
 

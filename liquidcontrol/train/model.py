@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import torch
 
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.policies.base import RecurrentPolicy
@@ -26,6 +27,14 @@ def probe_env(env_id: str) -> tuple[int, int, float]:
     return obs_dim, act_dim, period
 
 
+LIQUID_KINDS = ("cfc-ncp", "cfc", "ltc-ncp", "ltc")
+
+
 def build_policy(kind: str, obs_dim: int, act_dim: int, units: int, period: float, seed: int) -> RecurrentPolicy:
-    """A fresh policy of ``kind`` with ``units`` neurons / hidden units."""
-    return make_policy(kind, obs_dim, act_dim, units=units, control_period=period, seed=seed)
+    """A fresh policy of ``kind`` with ``units`` neurons (liquid kinds) or
+    hidden units (baselines); ``seed`` seeds the weight initialisation (the
+    wiring keeps the ncps default seed 22222, recorded in the config)."""
+    torch.manual_seed(seed)
+    if kind in LIQUID_KINDS:
+        return make_policy(kind, obs_dim, act_dim, units=units, control_period=period)
+    return make_policy(kind, obs_dim, act_dim, hidden=units, control_period=period)
