@@ -43,6 +43,7 @@ from torch import Tensor, nn
 
 from liquidcontrol.errors import LiquidControlError
 
+from .cfc_fast import FusedLayout, default_wavefront
 from .memory import MixedMemoryCell
 from .wirings import Wiring
 
@@ -152,6 +153,7 @@ class LayeredCfC(nn.Module):
             layers.append(CfCHeads(in_features + n, n, mode, full, mask_time_heads))
             in_features = n
         self.layers = nn.ModuleList(layers)
+        self.layout = FusedLayout(self.input_size, self.sizes, self.layers)
 
     def step(self, x: Tensor, h: Tensor, t: TimeArg) -> Tensor:
         """One step: ``x`` [B, D], ``h`` [B, state], ``t`` float or [B, 1] -> new state."""
@@ -168,24 +170,7 @@ class LayeredCfC(nn.Module):
         w_rec [K*U, U], bias [K*U])``; rows head-major (head k of every layer).
         ``w_ff`` reads the previous layer's state, ``w_rec`` a layer's own state
         (kept apart because an episode reset clears only the recurrent input)."""
-        k_heads = 1 if self.mode == "pure" else 4
-        total, d = self.state_size, self.input_size
-        rows_x, rows_ff, rows_rec, biases = [], [], [], []
-        weights = [layer.effective_weight() for layer in self.layers]
-        for k in range(k_heads):
-            for i, (w, n) in enumerate(zip(weights, self.sizes)):
-                block, off = w[k * n : (k + 1) * n], self.offsets[i]
-                n_in = block.shape[1] - n
-                if i == 0:
-                    rows_x.append(block[:, :n_in])
-                    rows_ff.append(block.new_zeros(n, total))
-                else:
-                    rows_x.append(block.new_zeros(n, d))
-                    prev = self.offsets[i - 1]
-                    rows_ff.append(F.pad(block[:, :n_in], (prev, total - prev - n_in)))
-                rows_rec.append(F.pad(block[:, n_in:], (off, total - off - n)))
-                biases.append(self.layers[i].bias[k * n : (k + 1) * n])
-        return torch.cat(rows_x), torch.cat(rows_ff), torch.cat(rows_rec), torch.cat(biases)
+        return self.layout.gather(self.layers)
 
     def _per_neuron(self, v: Tensor) -> Tensor:
         """[B, T, 1] per-step values -> [T + L - 1, B, U]: layer l sees step s - l
@@ -200,6 +185,13 @@ class LayeredCfC(nn.Module):
         """``x`` [B, T, D], ``h`` [B, U], ``t`` [B, T, 1] or None (= 1), ``keep``
         [B, T, 1] (0 resets the state before that step) or None.
         Returns outputs [B, T, n_last] and the final state [B, U]."""
+        if self.mode == "default":
+            return default_wavefront(self, x, h, t, keep)
+        return self.generic_wavefront(x, h, t, keep)
+
+    def generic_wavefront(self, x: Tensor, h: Tensor, t: Tensor | None, keep: Tensor | None
+                          ) -> tuple[Tensor, Tensor]:
+        """:meth:`sequence` for every mode (``default`` has a faster twin in cfc_fast)."""
         steps, lag = x.shape[1], len(self.sizes) - 1
         w_x, w_ff, w_rec, bias = self._fused()
         # time-major and contiguous, so each step reads a dense [B, .] block
