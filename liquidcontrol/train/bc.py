@@ -70,7 +70,7 @@ def fit_epoch(
             torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
             optimizer.step()
             state = state.detach()
-            total += float(loss) * n
+            total += float(loss.detach()) * n
             weight += n
     return total / max(weight, 1.0)
 
