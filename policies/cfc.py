@@ -29,7 +29,10 @@ Speed (training): sequence runs multiply masks once per call, fuse the heads
 into one matmul, project the inputs of all steps at once, and run the layers
 of a wired model as a wavefront: at sweep ``s`` layer ``l`` computes time
 ``s - l``, so all layers share one matmul per sweep (``T + L - 1`` sweeps
-instead of ``T * L`` layer steps). Per-sample time steps work at any batch size.
+instead of ``T * L`` layer steps). The ``default`` mode has a leaner twin of
+that loop in :mod:`liquidcontrol.policies.cfc_fast`. Per-sample time steps work
+at any batch size. ``step`` (one control step, the ONNX-exported graph) uses
+plain per-layer ops.
 """
 
 from __future__ import annotations
