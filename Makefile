@@ -7,7 +7,7 @@ setup:
 	bash scripts/setup.sh
 
 main: setup
-	$(PY) -m liquidcontrol main --out runs/main
+	$(PY) -m liquidcontrol main --out runs/main-$$(date +%Y%m%d-%H%M%S)
 
 test: setup
 	$(PY) -m ruff check .
