@@ -99,7 +99,7 @@ def _wiring_seed(config: dict[str, Any]) -> int | None:
 
 
 def save_bundle(folder: str | Path, policy: torch.nn.Module, card_fields: dict[str, Any] | None = None,
-                exporter: str = "torchscript") -> PolicyCard:
+                exporter: str = "dynamo") -> PolicyCard:
     """Write ``policy.onnx``, ``weights.safetensors``, ``weights.npz`` and ``card.json``.
 
     ``card_fields``: env_id, observation / action layouts, neurons,

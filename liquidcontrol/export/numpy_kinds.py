@@ -87,6 +87,8 @@ def extract_cfc(policy: nn.Module, prog: ProgramBuilder) -> None:
         arrays[f"L{i}.W"], arrays[f"L{i}.b"] = w, b
     if model.memory is not None:
         arrays.update(_memory_arrays(model, prog))
+    if model.fc is None:
+        arrays.update(prog.absorb_output())
     prog.add(spec, arrays)
     if model.fc is not None:
         prog.add_linear(f64(model.fc.weight).T, f64(model.fc.bias), last=True)

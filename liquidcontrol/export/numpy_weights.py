@@ -74,6 +74,11 @@ class ProgramBuilder:
         self._output_folded = True
         return w * self.out_scale[None, :], b * self.out_scale + self.out_bias
 
+    def absorb_output(self) -> dict[str, np.ndarray]:
+        """The action map as arrays for a block that applies it itself."""
+        self._output_folded = True
+        return {"out_scale": self.out_scale, "out_shift": self.out_bias}
+
     def add(self, spec: dict[str, Any], arrays: dict[str, Any]) -> None:
         prefix = f"b{len(self.blocks)}."
         spec = {**spec, "prefix": prefix}

@@ -36,20 +36,21 @@ _EXAMPLE_BATCH = 2
 
 
 def export_onnx(
-    policy: torch.nn.Module, path: str | os.PathLike[str], card: PolicyCard, exporter: str = "torchscript"
+    policy: torch.nn.Module, path: str | os.PathLike[str], card: PolicyCard, exporter: str = "dynamo"
 ) -> Path:
     """Write ``policy``'s single-step graph to ``path`` atomically and return the path.
 
-    ``exporter``: ``"torchscript"`` (default: sub-second, and onnxruntime
-    folds its few extra constants) or ``"dynamo"`` (``torch.export`` based,
-    slower to export, slightly fewer nodes). Both give the same numbers.
+    ``exporter``: ``"dynamo"`` (default; ``torch.export`` based, 1-5 s, graphs
+    2-3x smaller, e.g. 58 vs 195 nodes for a wired CfC, and about twice as
+    fast in onnxruntime) or ``"torchscript"`` (the legacy tracer: export in
+    under 0.1 s, handy in tests). Both give the same numbers.
     """
     proto = export_onnx_model(policy, card, exporter)
     atomic_write_bytes(path, proto.SerializeToString())
     return Path(path)
 
 
-def export_onnx_model(policy: torch.nn.Module, card: PolicyCard, exporter: str = "torchscript") -> onnx.ModelProto:
+def export_onnx_model(policy: torch.nn.Module, card: PolicyCard, exporter: str = "dynamo") -> onnx.ModelProto:
     """The checked ``onnx.ModelProto`` with the card in its metadata (nothing written)."""
     if exporter not in EXPORTERS:
         raise LiquidControlError(f"unknown ONNX exporter {exporter!r}; expected one of {', '.join(EXPORTERS)}.")

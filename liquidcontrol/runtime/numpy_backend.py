@@ -81,9 +81,17 @@ def _check_width(arrays: Arrays, program: dict[str, Any], card: PolicyCard, path
 
 def _chain(blocks: list[Block], slices: list[tuple[int, int] | None], state_dim: int) -> Callable[..., Any]:
     """Compose blocks; the state is cut into the blocks' slices and glued back in order."""
-    if len(blocks) == 1 and slices[0] is not None:
-        only = blocks[0]  # the common case: one recurrent block owns the whole state
-        return lambda obs, state, dt: only(obs, state, dt)
+    if slices[0] == (0, state_dim) and all(sl is None for sl in slices[1:]):
+        # The common case: one recurrent block owns the whole state, stateless maps follow.
+        first, rest = blocks[0], blocks[1:]
+
+        def simple(obs: np.ndarray, state: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            y, new_state = first(obs, state, dt)
+            for block in rest:
+                y = block(y, None, dt)[0]
+            return y, new_state  # type: ignore[return-value]
+
+        return simple
     order = sorted((s[0], i) for i, s in enumerate(slices) if s is not None)
 
     def step(obs: np.ndarray, state: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.runtime.numpy_fast import build_fast_cfc
 
 Block = Callable[[np.ndarray, np.ndarray | None, np.ndarray], tuple[np.ndarray, np.ndarray | None]]
 Arrays = dict[str, np.ndarray]
@@ -70,7 +71,8 @@ def _cfc(spec: dict[str, Any], a: Arrays) -> Block:
     Layer ``l``: ``L{l}.W`` [in_l + n_l, 4 n_l] heads [ff1 | ff2 | ta | tb]
     (masks applied) with ta = 0.5 time_a / period and tb = 0.5 time_b, so that
     sigmoid(time_a dt / period + time_b) = 0.5 + 0.5 tanh(ta dt + tb).
-    State: ``[layer 0 | layer 1 | ... | c]``; output: the last layer's units.
+    State: ``[layer 0 | layer 1 | ... | c]``; output: the last layer's units,
+    times ``out_scale`` plus ``out_shift`` if present (the folded action map).
     """
     sizes, mode = [int(n) for n in spec["sizes"]], spec["mode"]
     total = sum(sizes)
@@ -79,9 +81,15 @@ def _cfc(spec: dict[str, Any], a: Arrays) -> Block:
     backbone = [(a[f"bb{i}.W"], a[f"bb{i}.b"]) for i in range(int(spec.get("backbone_layers", 0)))]
     bb_act = activation(spec.get("backbone_activation", "lecun_tanh"))
     mem = (a["mem.W"], a["mem.b"]) if spec.get("mixed_memory") else None
+    out_map = (a["out_scale"], a["out_shift"]) if "out_scale" in a else None
+    fast = None
+    if mem is None and not backbone and mode != "pure":
+        fast = build_fast_cfc(sizes, mode, a, a["L0.W"].shape[0] - sizes[0])
 
     def step(x: np.ndarray, s: np.ndarray | None, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         assert s is not None
+        if fast is not None and x.shape[0] == 1:
+            return fast(x, s, dt)
         h = s[:, :total]
         if mem is not None:
             h, c = lstm_update(np.concatenate((x, h), axis=1) @ mem[0] + mem[1], s[:, total:], total)
@@ -94,7 +102,8 @@ def _cfc(spec: dict[str, Any], a: Arrays) -> Block:
             new.append(inp)
         if mem is not None:
             new.append(c)
-        return inp, (new[0] if len(new) == 1 else np.concatenate(new, axis=1))
+        y = inp if out_map is None else inp * out_map[0] + out_map[1]
+        return y, (new[0] if len(new) == 1 else np.concatenate(new, axis=1))
 
     return step
 

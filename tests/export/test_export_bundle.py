@@ -104,10 +104,11 @@ def test_export_cli_from_checkpoint_and_bundle(tmp_path, capsys) -> None:
 
     policy = random_policy("lstm")
     save_checkpoint(tmp_path / "ckpt", policy, {"learner_success": 0.5, "recipe": {"env_id": "test/Fake-v0"}})
-    assert cli_main(["export", str(tmp_path / "ckpt"), "--out", str(tmp_path / "b1")]) == 0
+    fast = ["--exporter", "torchscript"]
+    assert cli_main(["export", str(tmp_path / "ckpt"), "--out", str(tmp_path / "b1"), *fast]) == 0
     card = load_card(tmp_path / "b1")
     assert card.env_id == "test/Fake-v0" and card.evaluation == {"learner_success": 0.5}
-    assert cli_main(["export", str(tmp_path / "b1"), "--out", str(tmp_path / "b2")]) == 0
+    assert cli_main(["export", str(tmp_path / "b1"), "--out", str(tmp_path / "b2"), *fast]) == 0
     assert load_card(tmp_path / "b2") == card
     assert cli_main(["export", str(tmp_path), "--out", str(tmp_path / "b3")]) == 2
     assert "neither a checkpoint folder" in capsys.readouterr().err

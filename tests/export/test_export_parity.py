@@ -36,11 +36,22 @@ def runner_loop(runner: PolicyRunner, plant: FakePlant) -> tuple[np.ndarray, np.
     return np.array(actions), np.array(states)
 
 
-@pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_closed_loop_parity(case: tuple[str, dict], tmp_path) -> None:
+# The dynamo exporter (the default) takes 1-5 s per model: every kind runs
+# with the fast torchscript tracer, a representative subset with dynamo, and
+# the full dynamo matrix under -m slow.
+DYNAMO_QUICK = {"cfc-ncp", "ltc-ncp", "gru", "mlp-frame_stack=3-activation=relu"}
+PARAMS = [pytest.param(case, "torchscript", id=f"{case_id(case)}-torchscript") for case in CASES] + [
+    pytest.param(case, "dynamo", id=f"{case_id(case)}-dynamo",
+                 marks=() if case_id(case) in DYNAMO_QUICK else pytest.mark.slow)
+    for case in CASES
+]
+
+
+@pytest.mark.parametrize("case, exporter", PARAMS)
+def test_closed_loop_parity(case: tuple[str, dict], exporter: str, tmp_path) -> None:
     kind, kw = case
     policy = random_policy(kind, **kw)
-    save_bundle(tmp_path, policy, {"env_id": "test/Fake-v0"})
+    save_bundle(tmp_path, policy, {"env_id": "test/Fake-v0"}, exporter=exporter)
     ref_a, ref_s = torch_loop(policy, FakePlant())
     assert np.abs(ref_a).max() > 1e-3, "degenerate policy: actions are all zero"
     for backend in ("onnxruntime", "numpy"):
@@ -53,7 +64,7 @@ def test_closed_loop_parity(case: tuple[str, dict], tmp_path) -> None:
 def test_batch_with_per_sample_dt(kind: str, tmp_path) -> None:
     """Batch 3 with a different dt per sample matches torch on both backends."""
     policy = random_policy(kind, seed=1)
-    save_bundle(tmp_path, policy, {"env_id": "test/Fake-v0"})
+    save_bundle(tmp_path, policy, {"env_id": "test/Fake-v0"}, exporter="torchscript")
     rng = np.random.default_rng(3)
     obs = rng.standard_normal((4, 3, 6)).astype(np.float32)
     dts = rng.uniform(0.01, 0.2, (4, 3, 1)).astype(np.float32)
@@ -69,7 +80,7 @@ def test_batch_with_per_sample_dt(kind: str, tmp_path) -> None:
 
 def test_default_dt_is_the_control_period(tmp_path) -> None:
     policy = random_policy("cfc-ncp")
-    card = save_bundle(tmp_path, policy, {"env_id": "test/Fake-v0"})
+    card = save_bundle(tmp_path, policy, {"env_id": "test/Fake-v0"}, exporter="torchscript")
     for backend in ("onnxruntime", "numpy"):
         a, b = PolicyRunner(tmp_path, backend), PolicyRunner(tmp_path, backend)
         obs = np.ones(6, dtype=np.float32)
@@ -77,7 +88,7 @@ def test_default_dt_is_the_control_period(tmp_path) -> None:
 
 
 def test_reset_restarts_from_zero_state(tmp_path) -> None:
-    save_bundle(tmp_path, random_policy("gru"), {"env_id": "test/Fake-v0"})
+    save_bundle(tmp_path, random_policy("gru"), {"env_id": "test/Fake-v0"}, exporter="torchscript")
     runner = PolicyRunner(tmp_path, backend="numpy")
     obs = np.full(6, 0.5, dtype=np.float32)
     first = runner.step(obs)

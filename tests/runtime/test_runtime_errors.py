@@ -24,7 +24,8 @@ def good(tmp_path_factory):
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("good")
-    save_bundle(folder, make_policy("cfc-ncp", 5, 2, units=8, seed=0), {"env_id": "test/Fake-v0"})
+    save_bundle(folder, make_policy("cfc-ncp", 5, 2, units=8, seed=0), {"env_id": "test/Fake-v0"},
+                exporter="torchscript")
     return folder
 
 
