@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -27,6 +26,7 @@ from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.export.numpy_weights import numpy_program
 from liquidcontrol.export.onnx_export import export_onnx
 from liquidcontrol.fileio import atomic_path, atomic_write_text
+from liquidcontrol.policies.base import RecurrentPolicy
 from liquidcontrol.runtime.card import PolicyCard, load_card
 
 ONNX_FILE = "policy.onnx"
@@ -38,7 +38,7 @@ CARD_FILE = "card.json"
 _DERIVED = ("model_kind", "model_config", "obs_dim", "act_dim", "state_dim", "parameter_count", "control_period_s")
 
 
-def card_from_policy(policy: torch.nn.Module, **card_fields: Any) -> PolicyCard:
+def card_from_policy(policy: RecurrentPolicy, **card_fields: Any) -> PolicyCard:
     """A validated card for ``policy``; ``card_fields`` add env_id, layouts, recipe, results.
 
     Model facts (kind, config, widths, parameter count, neuron counts, wiring
@@ -98,7 +98,7 @@ def _wiring_seed(config: dict[str, Any]) -> int | None:
     return int(config.get("seed", 22222)) if config.get("wiring") == "autoncp" else None
 
 
-def save_bundle(folder: str | Path, policy: torch.nn.Module, card_fields: dict[str, Any] | None = None,
+def save_bundle(folder: str | Path, policy: RecurrentPolicy, card_fields: dict[str, Any] | None = None,
                 exporter: str = "dynamo") -> PolicyCard:
     """Write ``policy.onnx``, ``weights.safetensors``, ``weights.npz`` and ``card.json``.
 
@@ -121,7 +121,7 @@ def save_bundle(folder: str | Path, policy: torch.nn.Module, card_fields: dict[s
     return card
 
 
-def load_policy(folder: str | Path) -> torch.nn.Module:
+def load_policy(folder: str | Path) -> RecurrentPolicy:
     """Rebuild the torch policy of a bundle (registry + safetensors), in eval mode."""
     from liquidcontrol.policies.registry import policy_from_config
 

@@ -17,7 +17,7 @@ from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.export.numpy_weights import ProgramBuilder, f64
 
 
-def find_module(policy: nn.Module, cls: type) -> Any:
+def find_module(policy: Any, cls: type) -> Any:
     for module in policy.modules():
         if isinstance(module, cls):
             return module
@@ -53,7 +53,7 @@ def _memory_arrays(model: Any, prog: ProgramBuilder) -> dict[str, np.ndarray]:
     return {"mem.W": w, "mem.b": bias}
 
 
-def extract_cfc(policy: nn.Module, prog: ProgramBuilder) -> None:
+def extract_cfc(policy: Any, prog: ProgramBuilder) -> None:
     """CfC (wired or fully connected, any mode, backbone, mixed memory, projection)."""
     from liquidcontrol.policies.cfc import CfC, LayeredCfC
 
@@ -98,7 +98,7 @@ def _softplus(v: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, v)
 
 
-def extract_ltc(policy: nn.Module, prog: ProgramBuilder) -> None:
+def extract_ltc(policy: Any, prog: ProgramBuilder) -> None:
     """LTC (wired or fully connected, optional mixed memory); see the runtime's ``_ltc``."""
     from liquidcontrol.policies.ltc import LTC
 
@@ -130,7 +130,7 @@ def extract_ltc(policy: nn.Module, prog: ProgramBuilder) -> None:
     prog.add(spec, arrays)
 
 
-def extract_lstm(policy: nn.Module, prog: ProgramBuilder) -> None:
+def extract_lstm(policy: Any, prog: ProgramBuilder) -> None:
     """LSTMPolicy: ``nn.LSTM`` (gates i, f, g, o) then a linear head; state ``[h | c]``."""
     rnn = policy.rnn
     w_x, b = prog.fold_input(f64(rnn.weight_ih_l0).T, f64(rnn.bias_ih_l0) + f64(rnn.bias_hh_l0))
@@ -139,7 +139,7 @@ def extract_lstm(policy: nn.Module, prog: ProgramBuilder) -> None:
     prog.add_linear(f64(policy.head.weight).T, f64(policy.head.bias), last=True)
 
 
-def extract_gru(policy: nn.Module, prog: ProgramBuilder) -> None:
+def extract_gru(policy: Any, prog: ProgramBuilder) -> None:
     """GRUPolicy: ``nn.GRU`` (gates r, z, n) then a linear head; state ``h``."""
     rnn = policy.rnn
     w_x, b_x = prog.fold_input(f64(rnn.weight_ih_l0).T, f64(rnn.bias_ih_l0))
@@ -148,7 +148,7 @@ def extract_gru(policy: nn.Module, prog: ProgramBuilder) -> None:
     prog.add_linear(f64(policy.head.weight).T, f64(policy.head.bias), last=True)
 
 
-def extract_mlp(policy: nn.Module, prog: ProgramBuilder) -> None:
+def extract_mlp(policy: Any, prog: ProgramBuilder) -> None:
     """MLPPolicy: optional frame stack (of *normalised* frames, so normalisation
     stays a separate block then), Linear + activation layers, linear head."""
     linears = [m for m in policy.mlp if isinstance(m, nn.Linear)]
@@ -164,7 +164,7 @@ def extract_mlp(policy: nn.Module, prog: ProgramBuilder) -> None:
         prog.add_linear(w, b, "none" if last else policy.activation, last=last)
 
 
-EXTRACTORS: dict[str, Callable[[nn.Module, ProgramBuilder], None]] = {
+EXTRACTORS: dict[str, Callable[[Any, ProgramBuilder], None]] = {
     "cfc-ncp": extract_cfc,
     "cfc": extract_cfc,
     "ltc-ncp": extract_ltc,

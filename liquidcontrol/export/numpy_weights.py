@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.runtime.numpy_backend import PROGRAM_KEY, PROGRAM_VERSION
@@ -29,7 +28,7 @@ from liquidcontrol.runtime.numpy_backend import PROGRAM_KEY, PROGRAM_VERSION
 Arrays = dict[str, np.ndarray]
 
 
-def numpy_program(policy: nn.Module) -> dict[str, np.ndarray]:
+def numpy_program(policy: Any) -> dict[str, np.ndarray]:
     """Arrays for ``np.savez``: float32 weights plus the JSON program under ``__program__``."""
     from liquidcontrol.export import numpy_kinds
 
@@ -53,7 +52,7 @@ def f64(t: torch.Tensor | np.ndarray | float) -> np.ndarray:
 class ProgramBuilder:
     """Collects blocks and arrays; knows the policy's input and output maps."""
 
-    def __init__(self, policy: nn.Module) -> None:
+    def __init__(self, policy: Any) -> None:
         self.policy = policy
         self.period = float(policy.control_period)
         std = f64(policy.obs_std)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +86,24 @@ def _example_inputs(card: PolicyCard) -> tuple[torch.Tensor, torch.Tensor, torch
     return obs, state, dt
 
 
+@contextlib.contextmanager
+def _quiet_torch_onnx() -> Iterator[None]:
+    """Silence torch.onnx's logger (e.g. 'torchvision is not installed' notes) meanwhile."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _trace(policy: torch.nn.Module, card: PolicyCard, exporter: str) -> onnx.ModelProto:
     args = _example_inputs(card)
     names: dict[str, Any] = {"input_names": DEFAULT_INPUTS, "output_names": DEFAULT_OUTPUTS}
     # Both exporters are chatty (deprecation notes, progress lines); the
     # caller only needs the graph or an error.
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _quiet_torch_onnx():
         warnings.simplefilter("ignore")
         if exporter == "dynamo":
             batch = torch.export.Dim("batch")
@@ -98,11 +112,14 @@ def _trace(policy: torch.nn.Module, card: PolicyCard, exporter: str) -> onnx.Mod
                 policy, args, None, dynamo=True, dynamic_shapes=shapes, opset_version=OPSET,
                 optimize=True, verbose=False, **names,
             )
+            if program is None:  # only when an output path is given
+                raise RuntimeError("the dynamo exporter returned no program")
             return program.model_proto
         buffer = io.BytesIO()
         axes = {name: {0: "batch"} for name in DEFAULT_INPUTS + DEFAULT_OUTPUTS}
+        # A file object works as the destination, though the stubs say path only.
         torch.onnx.export(
-            policy, args, buffer, dynamo=False, dynamic_axes=axes, opset_version=OPSET,
+            policy, args, buffer, dynamo=False, dynamic_axes=axes, opset_version=OPSET,  # type: ignore[arg-type]
             do_constant_folding=True, **names,
         )
         return onnx.load_from_string(buffer.getvalue())

@@ -137,7 +137,7 @@ class PolicyCard:
     def from_json(cls, text: str, source: str = "card") -> PolicyCard:
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except json.JSONDecodeError as exc:
             raise LiquidControlError(f"{source} is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
         return cls.from_dict(data, source)
 

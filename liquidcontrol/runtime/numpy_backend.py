@@ -95,7 +95,8 @@ def _chain(blocks: list[Block], slices: list[tuple[int, int] | None], state_dim:
     order = sorted((s[0], i) for i, s in enumerate(slices) if s is not None)
 
     def step(obs: np.ndarray, state: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x, new = obs, [None] * len(blocks)
+        x = obs
+        new: list[np.ndarray | None] = [None] * len(blocks)
         for i, (block, sl) in enumerate(zip(blocks, slices)):
             x, new[i] = block(x, None if sl is None else state[:, sl[0]:sl[1]], dt)
         if not order:  # stateless model: its (dummy) state passes through unchanged

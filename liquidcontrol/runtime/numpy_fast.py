@@ -47,7 +47,8 @@ def _split_heads(w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 def _layout(sizes: list[int], in0: int) -> list[tuple[str, int, tuple[int, ...]]]:
     """Regions of the flat dt-dependent buffer: input matrices, block-diagonal
     recurrent matrix, biases."""
-    regions, off, inp = [], 0, in0
+    regions: list[tuple[str, int, tuple[int, ...]]] = []
+    off, inp = 0, in0
     for i, n in enumerate(sizes):
         regions.append((f"x{i}", off, (inp, H * n)))
         off, inp = off + inp * H * n, n

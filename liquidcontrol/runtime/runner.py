@@ -125,7 +125,7 @@ class PolicyRunner:
         if np.isscalar(dt):
             value = float(dt)  # type: ignore[arg-type]
             if not (math.isfinite(value) and value > 0):
-                raise LiquidControlError(f"dt must be a positive number of seconds, got {dt}.")
+                raise LiquidControlError(f"dt must be a positive number of seconds, got {dt!r}.")
             return np.full((batch, 1), value, dtype=np.float32)
         arr = np.asarray(dt, dtype=np.float32)
         if arr.size != batch or not np.isfinite(arr).all() or (arr <= 0).any():
@@ -166,6 +166,10 @@ def _onnx_step_fn(path: Path, card: PolicyCard) -> StepFn:
 
 def check_session_against_card(session: Any, card: PolicyCard, source: str) -> None:
     """Compare the graph's input/output names and widths with the card; raise on the first mismatch."""
+    bad = [v.name for v in list(session.get_inputs()) + list(session.get_outputs())
+           if v.name in ("obs", "state", "dt", *DEFAULT_OUTPUTS) and v.type != "tensor(float)"]
+    if bad:
+        raise LiquidControlError(f"{source} gives {bad} a type other than float32; the card contract needs float32.")
     inputs = {i.name: i.shape for i in session.get_inputs()}
     outputs = {o.name: o.shape for o in session.get_outputs()}
     if set(inputs) != set(card.onnx_inputs):
