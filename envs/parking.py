@@ -340,7 +340,12 @@ class ParkingEnv(gym.Env):
             return None
         if self._renderer is None:
             height, width = self.render_size
-            self._renderer = mujoco.Renderer(self.model, height, width)
+            try:
+                self._renderer = mujoco.Renderer(self.model, height, width)
+            except mujoco.FatalError as exc:
+                raise LiquidControlError(
+                    f"offscreen rendering failed ({exc}); set MUJOCO_GL=egl (or osmesa) before "
+                    "mujoco is first imported.") from exc
             flags = self._renderer.scene.flags
             for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
                          mujoco.mjtRndFlag.mjRND_SKYBOX):

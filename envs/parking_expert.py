@@ -48,12 +48,16 @@ class ParallelParkingExpert:
         margin: clearance kept to parked cars and the curb, m.
         plan_curvature: fraction of full lock used for the straightening arc
             (the rest is steering authority left for feedback).
+        turn_in: how far (m) behind the front car's rear bumper the rear axle
+            is when the reverse turn-in starts.
     """
 
     def __init__(self, lane_speed: float = 0.35, slot_speed: float = 0.22, margin: float = 0.03,
-                 plan_curvature: float = 0.85) -> None:
+                 plan_curvature: float = 0.85, turn_in: float = 0.25,
+                 depth: float = 0.0, brake: float = 0.8, align: tuple = (0.02, 0.04)) -> None:
         self.lane_speed, self.slot_speed, self.margin = lane_speed, slot_speed, margin
         self.kappa_plan = plan_curvature * KAPPA_MAX
+        self.turn_in, self.depth, self.brake, self.align = turn_in, depth, brake, align
 
     def reset(self) -> None:
         """Nothing to forget: the expert keeps no state between calls."""
@@ -132,8 +136,8 @@ class ParallelParkingExpert:
         return float(candidates[best]), float(free[best])
 
     def _speed_for(self, free: float, cruise: float) -> float:
-        """Speed (m/s) that brakes at about 0.8 m/s^2 to stop at the free distance."""
-        return min(cruise, math.sqrt(max(2.0 * 0.8 * free, 0.0)))
+        """Speed (m/s) from which braking at ``brake`` m/s^2 stops within the free distance."""
+        return min(cruise, math.sqrt(max(2.0 * self.brake * free, 0.0)))
 
     @staticmethod
     def _in_slot(x: float, y: float, theta: float, slot: SlotLayout) -> bool:
@@ -156,38 +160,55 @@ class ParallelParkingExpert:
         """Outside the slot: reverse into it, or first drive forward to a start point."""
         xr, yr = x - HALF_WHEELBASE * math.cos(theta), y - HALF_WHEELBASE * math.sin(theta)
         clearance = self._corner_clearance(xr, yr, theta, slot)
+        px, _ = self._front_corner(slot)
+        ahead = xr - px - self.turn_in  # m past the turn-in point (negative: behind it)
         if speed > 0.03:  # a forward move goes on past the start point, for a clean restart
-            too_far_back = (clearance > -0.03 or clearance == -1.0) and theta < 0.3
+            too_far_back = ahead < 0.12 and theta < 0.3
+        elif speed < -0.03:  # a reverse move that missed its turn-in (e.g. pushed off course)
+            too_far_back = ahead < -0.15 and theta < 0.1
         else:
-            too_far_back = speed > -0.03 and clearance == -1.0 and theta < 0.3
+            too_far_back = ahead < -0.03 and theta < 0.3
         if too_far_back:
-            kappa, free = self._steer_clear(x, y, theta, self._forward_curvature(yr - 0.5, theta),
+            kappa, free = self._steer_clear(x, y, theta, self._forward_curvature(yr - min(max(yr, 0.4), 0.65), theta),
                                             1, slot)
             return kappa, self._speed_for(free, self.lane_speed)
-        # Start the right-lock arc once the front car's corner is inside its inner circle.
-        gate = 1.0 if theta > 0.15 else min(max(clearance / 0.02, 0.0), 1.0)
-        kappa, free = self._steer_clear(x, y, theta, self._reverse_curvature(yr, theta, gate),
-                                        -1, slot)
+        # Turn in at full right lock once past the turn-in point, if the front
+        # car's corner is then inside the inner circle.
+        gate = min(max(-ahead / 0.03, 0.0), 1.0) if clearance > 0.0 else 0.0
+        wanted = self._reverse_curvature(yr + self.depth, theta, gate)
+        if theta > 0.1 and not self._swing_clear(xr, yr, theta, slot):
+            wanted = -KAPPA_MAX  # keep turning in until the nose can swing past the front car
+        kappa, free = self._steer_clear(x, y, theta, wanted, -1, slot)
         if free < 0.02:
-            kappa = self._forward_curvature(yr - 0.5, theta)
+            kappa = self._forward_curvature(yr - min(max(yr, 0.4), 0.65), theta)
             return kappa, 0.5 * self.lane_speed
         return kappa, -self._speed_for(free, self.lane_speed)
+
+    @staticmethod
+    def _front_corner(slot: SlotLayout) -> tuple[float, float]:
+        """The front car's rear corner on the lane side (m)."""
+        fx, fy, fyaw = slot.front_car
+        hl, hw = 0.5 * pc.NEIGHBOUR_LENGTH, 0.5 * pc.NEIGHBOUR_WIDTH
+        return (fx - hl * math.cos(fyaw) - hw * math.sin(fyaw),
+                fy - hl * math.sin(fyaw) + hw * math.cos(fyaw))
+
+    def _swing_clear(self, xr: float, yr: float, theta: float, slot: SlotLayout) -> bool:
+        """Whether straightening now (reversing, left lock) swings the nose clear of the front car."""
+        px, py = self._front_corner(slot)
+        r2 = 1.0 / KAPPA_MAX
+        cx, cy = xr - r2 * math.sin(theta), yr + r2 * math.cos(theta)
+        reach = math.hypot(r2 + 0.5 * pc.CAR_WIDTH, 0.5 * (pc.CAR_LENGTH + pc.WHEELBASE))
+        return math.hypot(px - cx, py - cy) >= reach + self.margin or px < xr
 
     def _corner_clearance(self, xr: float, yr: float, theta: float, slot: SlotLayout) -> float:
         """How far (m) the front car's lane-side rear corner is inside the full-lock inner circle.
 
-        Negative: reversing at full right lock from here would clip that corner
-        or has passed it (the car is too far back).
+        Negative: reversing at full right lock from here would clip that corner.
         """
-        fx, fy, fyaw = slot.front_car
-        hl, hw = 0.5 * pc.NEIGHBOUR_LENGTH, 0.5 * pc.NEIGHBOUR_WIDTH
-        px = fx - hl * math.cos(fyaw) - hw * math.sin(fyaw)
-        py = fy - hl * math.sin(fyaw) + hw * math.cos(fyaw)
+        px, py = self._front_corner(slot)
         r1 = 1.0 / KAPPA_MAX
         cx, cy = xr + r1 * math.sin(theta), yr - r1 * math.cos(theta)
         inner = r1 - 0.5 * pc.CAR_WIDTH - self.margin
-        if px > cx + 0.02:  # corner ahead of the centre: the car can never swing round it
-            return -1.0
         return inner - math.hypot(px - cx, py - cy)
 
     def _in_slot_command(self, x: float, y: float, theta: float, speed: float,
@@ -197,7 +218,7 @@ class ParallelParkingExpert:
         k_fwd, free_fwd = self._steer_clear(x, y, theta, self._forward_curvature(yr, theta), 1, slot)
         k_rev, free_rev = self._steer_clear(x, y, theta, self._reverse_curvature(yr, theta), -1,
                                             slot)
-        aligned = abs(theta) < 0.04 and abs(y) < 0.02
+        aligned = abs(y) < self.align[0] and abs(theta) < self.align[1]
         if aligned:
             # Centre along x; steer with the law of the direction of travel.
             dx = -x
