@@ -35,10 +35,32 @@ def run(args: argparse.Namespace) -> int:
         fields["env_id"] = args.env_id
     if args.card_fields:
         fields.update(_read_json(Path(args.card_fields)))
+    for key, value in _env_layouts(str(fields.get("env_id", ""))).items():
+        fields.setdefault(key, value)
     card = save_bundle(args.out, policy, fields, exporter=args.exporter)
     print(f"exported {card.model_kind} policy ({card.parameter_count} parameters, obs {card.obs_dim}, "
           f"action {card.act_dim}, state {card.state_dim}) to {args.out}")
     return 0
+
+
+def _env_layouts(env_id: str) -> dict[str, Any]:
+    """``observation`` / ``action`` layouts declared by a registered env class
+    (``observation_layout`` / ``action_layout`` attributes), if it has them."""
+    try:
+        import gymnasium
+
+        import liquidcontrol.envs  # noqa: F401 - registers the ids
+
+        entry = gymnasium.spec(env_id).entry_point
+    except Exception:  # no sim extra, unknown id: the card keeps placeholder names
+        return {}
+    if not isinstance(entry, str):
+        return {}
+    module_name, _, attr = entry.partition(":")
+    env_class = getattr(__import__(module_name, fromlist=[attr]), attr, None)
+    found = {"observation": getattr(env_class, "observation_layout", None),
+             "action": getattr(env_class, "action_layout", None)}
+    return {k: [dict(e) for e in v] for k, v in found.items() if isinstance(v, list)}
 
 
 def _read_json(path: Path) -> dict[str, Any]:

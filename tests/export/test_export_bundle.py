@@ -112,3 +112,25 @@ def test_export_cli_from_checkpoint_and_bundle(tmp_path, capsys) -> None:
     assert load_card(tmp_path / "b2") == card
     assert cli_main(["export", str(tmp_path), "--out", str(tmp_path / "b3")]) == 2
     assert "neither a checkpoint folder" in capsys.readouterr().err
+
+
+def test_export_cli_takes_layouts_from_the_env(tmp_path) -> None:
+    gymnasium = pytest.importorskip("gymnasium")
+    import liquidcontrol.envs  # noqa: F401
+
+    if "liquidcontrol/Parking-v0" not in gymnasium.registry:
+        pytest.skip("the parking env is not registered")
+    from liquidcontrol.envs.parking import ParkingEnv
+    from liquidcontrol.policies.registry import make_policy
+
+    from liquidcontrol.export.cli import _env_layouts
+
+    layouts = _env_layouts("liquidcontrol/Parking-v0")
+    assert layouts["observation"] == ParkingEnv.observation_layout
+    obs_dim, act_dim = len(layouts["observation"]), len(layouts["action"])
+    from liquidcontrol.train.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "ckpt", make_policy("gru", obs_dim, act_dim),
+                    {"recipe": {"env_id": "liquidcontrol/Parking-v0"}})
+    assert cli_main(["export", str(tmp_path / "ckpt"), "--out", str(tmp_path / "out"), "--exporter", "torchscript"]) == 0
+    assert load_card(tmp_path / "out").action == ParkingEnv.action_layout
