@@ -60,10 +60,12 @@ def test_closed_loop_parity(case: tuple[str, dict], exporter: str, tmp_path) -> 
         assert np.abs(st - ref_s).max() <= TOL, f"{backend} states differ"
 
 
-@pytest.mark.parametrize("kind", ["cfc-ncp", "ltc-ncp", "lstm"])
-def test_batch_with_per_sample_dt(kind: str, tmp_path) -> None:
+@pytest.mark.parametrize("case", [("cfc-ncp", {}), ("cfc", {}), ("cfc-ncp", {"mode": "pure"}),
+                                  ("ltc-ncp", {}), ("lstm", {}), ("mlp", {"frame_stack": 2})], ids=case_id)
+def test_batch_with_per_sample_dt(case: tuple[str, dict], tmp_path) -> None:
     """Batch 3 with a different dt per sample matches torch on both backends."""
-    policy = random_policy(kind, seed=1)
+    kind, kw = case
+    policy = random_policy(kind, seed=1, **kw)
     save_bundle(tmp_path, policy, {"env_id": "test/Fake-v0"}, exporter="torchscript")
     rng = np.random.default_rng(3)
     obs = rng.standard_normal((4, 3, 6)).astype(np.float32)
