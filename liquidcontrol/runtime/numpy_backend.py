@@ -38,17 +38,19 @@ PROGRAM_VERSION = 1
 def load_numpy_step(path: Path, card: PolicyCard) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     """``(obs [B, obs_dim], state [B, S], dt [B, 1] s) -> (action [B, act_dim], state [B, S])``."""
     arrays, program = read_program(path)
-    if int(program.get("state_dim", -1)) != card.state_dim:
-        raise LiquidControlError(f"{path} holds a model with state width {program.get('state_dim')} but the card says {card.state_dim}.")
+    _check_width(program, card, path)
     blocks, slices = [], []
-    for spec in program["blocks"]:
+    for spec in program.get("blocks", []):
+        build = BUILDERS.get(spec.get("type"))
+        if build is None:
+            raise LiquidControlError(f"{path} uses the unknown block type {spec.get('type')!r}; upgrade liquidcontrol.")
         try:
-            build = BUILDERS[spec["type"]]
-        except KeyError:
-            raise LiquidControlError(f"{path} uses the unknown block type {spec.get('type')!r}; upgrade liquidcontrol.") from None
-        blocks.append(build(spec, _prefixed(arrays, spec.get("prefix", ""))))
+            blocks.append(build(spec, _prefixed(arrays, spec.get("prefix", ""))))
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            raise LiquidControlError(f"{path} is inconsistent: its {spec.get('type')} block cannot be built ({exc!r}).") from None
         slices.append(tuple(spec["state"]) if spec.get("state") else None)
-    _check_width(arrays, program, card, path)
+    if not blocks:
+        raise LiquidControlError(f"{path} describes no model blocks; re-export the bundle.")
     return _chain(blocks, slices, card.state_dim)
 
 
@@ -73,9 +75,9 @@ def _prefixed(arrays: Arrays, prefix: str) -> Arrays:
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
-def _check_width(arrays: Arrays, program: dict[str, Any], card: PolicyCard, path: Path) -> None:
-    for key, want in (("obs_dim", card.obs_dim), ("act_dim", card.act_dim)):
-        if int(program.get(key, want)) != want:
+def _check_width(program: dict[str, Any], card: PolicyCard, path: Path) -> None:
+    for key, want in (("obs_dim", card.obs_dim), ("act_dim", card.act_dim), ("state_dim", card.state_dim)):
+        if program.get(key) != want:
             raise LiquidControlError(f"{path} was exported with {key}={program.get(key)} but the card says {want}.")
 
 

@@ -171,3 +171,17 @@ def test_corrupt_card_json(bundle) -> None:
     with pytest.raises(LiquidControlError, match="not valid JSON") as exc:
         PolicyRunner(bundle)
     _one_sentence(exc)
+
+
+def test_npz_from_another_model(bundle, tmp_path) -> None:
+    """weights.npz of a different model next to this card: caught before stepping."""
+    from liquidcontrol.policies.registry import make_policy
+
+    from liquidcontrol.export import save_bundle
+
+    save_bundle(tmp_path / "other", make_policy("gru", 5, 2, hidden=4), {"env_id": "test/Fake-v0"},
+                exporter="torchscript")
+    shutil.copy(tmp_path / "other" / "weights.npz", bundle / "weights.npz")
+    with pytest.raises(LiquidControlError, match="state_dim") as exc:
+        PolicyRunner(bundle, backend="numpy")
+    _one_sentence(exc)
