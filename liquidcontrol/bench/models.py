@@ -94,13 +94,13 @@ def bench_case(units: int, outputs: int, inputs: int, steps: int, iters: int,
             "ours_numpy": lambda: runners["numpy"].step(obs),
             "ncps_torch": _ncps_stepper(ref, obs),
         }
-        for name, fn in paths.items():
-            res.latency_us[name] = time_calls(fn, steps)
+        res.latency_us = time_interleaved(paths, steps)
     res.train_seq_per_s["ours"] = train_rate(lambda x: ours.forward_sequence(x)[0], inputs, iters)
     res.train_seq_per_s["ncps"] = train_rate(lambda x: ref(x)[0], inputs, iters)
-    base = res.latency_us["ncps_torch"]["median"]
+    ref_lat = res.latency_us["ncps_torch"]
     for name in LATENCY_PATHS[:3]:
-        res.ratios[f"latency_{name}"] = base / res.latency_us[name]["median"]
+        res.ratios[f"latency_{name}"] = ref_lat["median"] / res.latency_us[name]["median"]
+        res.ratios[f"latency_p10_{name}"] = ref_lat["p10"] / res.latency_us[name]["p10"]
     res.ratios["training"] = res.train_seq_per_s["ours"] / res.train_seq_per_s["ncps"]
     return res
 
@@ -150,17 +150,29 @@ def _ncps_stepper(model: Any, obs: np.ndarray) -> Callable[[], Any]:
     return step
 
 
-def time_calls(fn: Callable[[], Any], steps: int) -> dict[str, float]:
-    """Median and 10th percentile of single-call wall time, microseconds."""
-    for _ in range(max(steps // 10, 5)):
-        fn()
-    samples = []
-    clock = time.perf_counter_ns
-    for _ in range(steps):
-        start = clock()
-        fn()
-        samples.append((clock() - start) / 1000.0)
-    samples.sort()
+def time_interleaved(paths: dict[str, Callable[[], Any]], steps: int, rounds: int = 10) -> dict[str, dict[str, float]]:
+    """Median and 10th percentile of single-call wall time per path, microseconds.
+
+    The paths take turns in ``rounds`` blocks, so load from other processes
+    on a shared machine hits all of them alike instead of skewing the ratios.
+    """
+    for fn in paths.values():  # warm-up: caches, lazy initialisation
+        for _ in range(max(steps // 20, 5)):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    clock, block = time.perf_counter_ns, max(steps // rounds, 1)
+    for _ in range(rounds):
+        for name, fn in paths.items():
+            out = samples[name]
+            for _ in range(block):
+                start = clock()
+                fn()
+                out.append((clock() - start) / 1000.0)
+    return {name: _summary(vals) for name, vals in samples.items()}
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    samples = sorted(samples)
     return {"median": statistics.median(samples), "p10": samples[len(samples) // 10]}
 
 
@@ -178,15 +190,15 @@ def train_rate(forward: Callable[[Any], Any], inputs: int, iters: int, batch: in
 
 def format_table(results: list[CaseResult]) -> str:
     """The human-readable report: one block per wiring."""
-    lines = ["liquidcontrol bench models (1 thread; latency at batch 1 in us; ratio = ncps / ours)"]
+    lines = ["liquidcontrol bench models (1 thread; latency at batch 1 in us; ratios = ncps / ours)"]
     for r in results:
         lines.append(f"\nAutoNCP({r.units},{r.outputs}), {r.inputs} inputs: params ours {r.params_ours} "
                      f"(+{r.outputs * 2} action map) / ncps {r.params_ncps}")
-        lines.append(f"  {'path':<18}{'median us':>12}{'p10 us':>10}{'x ncps':>9}")
+        lines.append(f"  {'path':<18}{'median us':>11}{'p10 us':>9}{'x ncps (median)':>17}{'x ncps (p10)':>14}")
         for name in LATENCY_PATHS:
             lat = r.latency_us[name]
-            ratio = r.ratios.get(f"latency_{name}", 1.0)
-            lines.append(f"  {name:<18}{lat['median']:>12.1f}{lat['p10']:>10.1f}{ratio:>8.1f}x")
+            ratio, ratio10 = r.ratios.get(f"latency_{name}", 1.0), r.ratios.get(f"latency_p10_{name}", 1.0)
+            lines.append(f"  {name:<18}{lat['median']:>11.1f}{lat['p10']:>9.1f}{ratio:>16.1f}x{ratio10:>13.1f}x")
         t = r.train_seq_per_s
         lines.append(f"  training 64x32 fwd+bwd: ours {t['ours']:.0f} seq/s, ncps {t['ncps']:.0f} seq/s, "
                      f"{r.ratios['training']:.1f}x")
