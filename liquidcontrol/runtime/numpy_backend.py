@@ -35,8 +35,13 @@ PROGRAM_KEY = "__program__"
 PROGRAM_VERSION = 1
 
 
-def load_numpy_step(path: Path, card: PolicyCard) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    """``(obs [B, obs_dim], state [B, S], dt [B, 1] s) -> (action [B, act_dim], state [B, S])``."""
+def load_numpy_step(path: Path, card: PolicyCard) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
+    """Two step functions for the bundle's ``weights.npz``:
+
+    - ``(obs [B, obs_dim], state [B, S], dt [B, 1] s) -> (action [B, act_dim], state [B, S])``;
+    - a single-sample shortcut ``(obs [obs_dim], state [1, S], dt [1, 1]) ->
+      (action [act_dim], state [1, S])`` when the model has one (wired CfC), else None.
+    """
     arrays, program = read_program(path)
     _check_width(program, card, path)
     blocks, slices = [], []
@@ -51,7 +56,8 @@ def load_numpy_step(path: Path, card: PolicyCard) -> Callable[..., tuple[np.ndar
         slices.append(tuple(spec["state"]) if spec.get("state") else None)
     if not blocks:
         raise LiquidControlError(f"{path} describes no model blocks; re-export the bundle.")
-    return _chain(blocks, slices, card.state_dim)
+    single = getattr(blocks[0], "single", None) if len(blocks) == 1 else None
+    return _chain(blocks, slices, card.state_dim), single
 
 
 def read_program(path: Path) -> tuple[Arrays, dict[str, Any]]:

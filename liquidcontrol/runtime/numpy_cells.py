@@ -89,7 +89,8 @@ def _cfc(spec: dict[str, Any], a: Arrays) -> Block:
     def step(x: np.ndarray, s: np.ndarray | None, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         assert s is not None
         if fast is not None and x.shape[0] == 1:
-            return fast(x, s, dt)
+            y1, s1 = fast(x[0], s, dt)
+            return y1[None], s1
         h = s[:, :total]
         if mem is not None:
             h, c = lstm_update(np.concatenate((x, h), axis=1) @ mem[0] + mem[1], s[:, total:], total)
@@ -105,6 +106,7 @@ def _cfc(spec: dict[str, Any], a: Arrays) -> Block:
         y = inp if out_map is None else inp * out_map[0] + out_map[1]
         return y, (new[0] if len(new) == 1 else np.concatenate(new, axis=1))
 
+    step.single = fast if out_map is not None else None  # type: ignore[attr-defined]  # read by the loader
     return step
 
 

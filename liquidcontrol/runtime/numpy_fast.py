@@ -59,7 +59,7 @@ def _layout(sizes: list[int], in0: int) -> list[tuple[str, int, tuple[int, ...]]
 
 
 def build_fast_cfc(sizes: list[int], mode: str, a: Arrays, in0: int) -> FastStep:
-    """``(x [1, D], state [1, S], dt [1, 1] s) -> (y [1, n_out], new state [1, S])``;
+    """``(x [D], state [1, S], dt [1, 1] s) -> (y [n_out], new state [1, S])`` for one sample;
     ``y`` is the action if the block holds ``out_scale`` / ``out_shift``, else the last layer."""
     regions = _layout(sizes, in0)
     size = regions[-1][1] + regions[-1][2][0]
@@ -110,7 +110,7 @@ def _stepper(sizes: list[int], mode: str, big_a: np.ndarray, big_b: np.ndarray,
             last_dt[0] = seconds
         state[0].dot(w_h, pre)
         add(pre, bias, pre)
-        inp = x[0]
+        inp = x
         for w_x, pre_l, q, z, g2, t12, gt, h in layers:
             inp.dot(w_x, z)
             add(z, pre_l, z)
@@ -120,7 +120,7 @@ def _stepper(sizes: list[int], mode: str, big_a: np.ndarray, big_b: np.ndarray,
             inp = h
         out = new[None, :total].copy()
         if out_map is None:
-            return out[:, total - last:], out
-        return tail.dot(out_map)[None], out
+            return out[0, total - last:], out
+        return tail.dot(out_map), out
 
     return step

@@ -45,12 +45,14 @@ class PolicyRunner:
         self.card: PolicyCard = load_card(folder / "card.json")
         if self.card.obs_inputs() != ["obs"] and backend == "numpy":
             raise LiquidControlError("the numpy backend runs vector observations only; use backend='onnxruntime' for this bundle.")
+        # _run1: optional single-sample shortcut, obs [obs_dim] -> action [act_dim].
+        self._run1: StepFn | None = None
         if backend == "onnxruntime":
             self._run: StepFn = _onnx_step_fn(folder / "policy.onnx", self.card)
         else:
             from liquidcontrol.runtime.numpy_backend import load_numpy_step
 
-            self._run = load_numpy_step(folder / "weights.npz", self.card)
+            self._run, self._run1 = load_numpy_step(folder / "weights.npz", self.card)
         self._period = np.full((1, 1), self.card.control_period_s, dtype=np.float32)
         self._state: np.ndarray | None = None
         self._ones = np.ones(self.card.obs_dim, dtype=np.float32)
@@ -85,20 +87,30 @@ class PolicyRunner:
         Returns the action [act_dim] (or [B, act_dim]) in the env's units.
         """
         x, single = self._check_obs(obs)
-        batch = x.shape[0]
         state = self._state
+        if single:
+            if state is None:
+                state = np.zeros((1, self.card.state_dim), dtype=np.float32)
+            elif state.shape[0] != 1:
+                raise LiquidControlError(f"got one observation but the state holds a batch of {state.shape[0]}; call reset() first.")
+            period = self._period if dt is None else self._check_dt(dt, 1)
+            if self._run1 is not None:
+                action, self._state = self._run1(x, state, period)
+                return action
+            action, self._state = self._run(x.reshape(1, -1), state, period)
+            return action[0]
+        batch = x.shape[0]
         if state is None:
             state = np.zeros((batch, self.card.state_dim), dtype=np.float32)
         elif state.shape[0] != batch:
             raise LiquidControlError(
                 f"observation batch {batch} differs from the state batch {state.shape[0]}; call reset() first."
             )
-        period = self._period if dt is None and single else self._check_dt(dt, batch)
-        action, self._state = self._run(x, state, period)
-        return action[0] if single else action
+        action, self._state = self._run(x, state, self._check_dt(dt, batch))
+        return action
 
     def _check_obs(self, obs: Any) -> tuple[np.ndarray, bool]:
-        """``obs`` as float32 [B, obs_dim] and whether it was a single [obs_dim] vector."""
+        """``obs`` as float32, [obs_dim] (single, True) or [B, obs_dim] (False)."""
         try:
             x = np.asarray(obs, dtype=np.float32)
         except (TypeError, ValueError):
@@ -108,7 +120,7 @@ class PolicyRunner:
             # third of the cost of np.isfinite(x).all(); the exact test confirms.
             if not math.isfinite(x.dot(self._ones)) and not np.isfinite(x).all():
                 raise LiquidControlError("observation contains NaN or infinite values; check the sensors before stepping.")
-            return x.reshape(1, -1), True
+            return x, True
         if isinstance(obs, Mapping):
             raise LiquidControlError("this runner takes a vector observation; dict observations are not supported yet.")
         if x.ndim != 2 or x.shape[1] != self.card.obs_dim:
