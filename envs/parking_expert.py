@@ -53,7 +53,7 @@ class ParallelParkingExpert:
     """
 
     def __init__(self, lane_speed: float = 0.35, slot_speed: float = 0.22, margin: float = 0.03,
-                 plan_curvature: float = 0.85, turn_in: float = 0.25,
+                 plan_curvature: float = 0.95, turn_in: float = 0.3,
                  depth: float = 0.0, brake: float = 0.8, align: tuple = (0.02, 0.04)) -> None:
         self.lane_speed, self.slot_speed, self.margin = lane_speed, slot_speed, margin
         self.kappa_plan = plan_curvature * KAPPA_MAX
@@ -109,10 +109,17 @@ class ParallelParkingExpert:
     # ------------------------------------------------------------ geometry
     def _free_distances(self, x: float, y: float, theta: float, kappas, direction: int,
                         slot: SlotLayout) -> np.ndarray:
-        """Travel (m) at each curvature before the car, kept ``margin`` away, hits something."""
+        """Travel (m) at each curvature before the car, kept ``margin`` away, hits something.
+
+        If the car is already closer than ``margin`` (pushed there by a learner
+        or noise), the largest smaller margin it still respects is used, so it
+        can always drive away instead of freezing.
+        """
+        margin = next((m for m in (self.margin, 0.5 * self.margin, 0.005)
+                       if not footprint_collides(x, y, theta, slot, m)), 0.0)
         k = np.asarray(kappas, float)[:, None]
         xs, ys, ths = arc_poses(x, y, theta, k, direction * LOOKAHEAD[None, :])
-        hit = footprint_collides(xs, ys, ths, slot, self.margin)
+        hit = footprint_collides(xs, ys, ths, slot, margin)
         first = np.where(hit.any(axis=1), np.argmax(hit, axis=1) - 1, len(LOOKAHEAD) - 1)
         return LOOKAHEAD[np.maximum(first, 0)]
 
