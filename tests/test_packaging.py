@@ -28,7 +28,9 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ["pyproject.toml", "README.md", "liquidcontrol", "envs", "policies", "sim_assets"]
-LOCAL_INDEX = ["--index-url", "file:///opt/pypi/simple", "--extra-index-url", "file:///opt/pypi-more/simple"]
+# The machines carry a local package index; elsewhere pip's configured index is used.
+LOCAL_INDEX = (["--index-url", "file:///opt/pypi/simple", "--extra-index-url", "file:///opt/pypi-more/simple"]
+               if Path("/opt/pypi/simple/onnxruntime").is_dir() else [])
 
 
 def _run(cmd: list[str], cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
