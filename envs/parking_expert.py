@@ -35,7 +35,7 @@ from liquidcontrol.envs.parking_geometry import (
 )
 
 KAPPA_MAX = math.tan(pc.MAX_STEER) / pc.WHEELBASE  # 1/m, full lock
-LOOKAHEAD = np.linspace(0.0, 0.6, 41)  # m of travel checked for collisions
+LOOKAHEAD = np.linspace(0.0, 0.6, 31)  # m of travel checked for collisions
 MIN_MOVE = 0.06  # m, shortest move worth starting
 
 
@@ -115,11 +115,12 @@ class ParallelParkingExpert:
         or noise), the largest smaller margin it still respects is used, so it
         can always drive away instead of freezing.
         """
-        margin = next((m for m in (self.margin, 0.5 * self.margin, 0.005)
-                       if not footprint_collides(x, y, theta, slot, m)), 0.0)
         k = np.asarray(kappas, float)[:, None]
         xs, ys, ths = arc_poses(x, y, theta, k, direction * LOOKAHEAD[None, :])
-        hit = footprint_collides(xs, ys, ths, slot, margin)
+        for margin in (self.margin, 0.5 * self.margin, 0.005, 0.0):
+            hit = footprint_collides(xs, ys, ths, slot, margin)
+            if not hit[0, 0]:  # the start pose (distance 0) respects this margin
+                break
         first = np.where(hit.any(axis=1), np.argmax(hit, axis=1) - 1, len(LOOKAHEAD) - 1)
         return LOOKAHEAD[np.maximum(first, 0)]
 

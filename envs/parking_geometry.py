@@ -9,6 +9,7 @@ radians. Everything here works on arrays of poses (broadcasting).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from liquidcontrol.envs.parking_constants import (
@@ -39,11 +40,20 @@ class SlotLayout:
         half = 0.5 * (length + NEIGHBOUR_LENGTH)
         return cls(length, (-half, *rear_offset), (half, *front_offset))
 
+    @cached_property
+    def neighbour_corners(self) -> np.ndarray:
+        """Corners of both parked cars, shape (8, 2), m (computed once per slot)."""
+        poses = np.array([self.rear_car, self.front_car])
+        return rectangle_corners(poses[:, 0], poses[:, 1], poses[:, 2], NEIGHBOUR_LENGTH,
+                                 NEIGHBOUR_WIDTH).reshape(8, 2)
+
+
+_UNIT_CORNERS = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
+
 
 def rectangle_corners(x, y, theta, length: float, width: float, inflate: float = 0.0):
     """Corners of rectangles centred at (x, y) with heading theta: shape (..., 4, 2)."""
-    hl, hw = 0.5 * length + inflate, 0.5 * width + inflate
-    local = np.array([[hl, hw], [hl, -hw], [-hl, -hw], [-hl, hw]])
+    local = _UNIT_CORNERS * (0.5 * length + inflate, 0.5 * width + inflate)
     c, s = np.cos(theta)[..., None], np.sin(theta)[..., None]
     px = np.asarray(x)[..., None] + c * local[:, 0] - s * local[:, 1]
     py = np.asarray(y)[..., None] + s * local[:, 0] + c * local[:, 1]
@@ -64,19 +74,16 @@ def footprint_collides(x, y, theta, slot: SlotLayout, margin: float = 0.0):
     Corner containment both ways is exact for the near-parallel rectangles
     of this task (crossing without a contained corner needs a "plus" shape).
     """
-    x, y, theta = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float),
-                                      np.asarray(theta, float))
-    length, width = CAR_LENGTH + 2 * margin, CAR_WIDTH + 2 * margin
+    x, y, theta = (np.asarray(v, float) for v in (x, y, theta))
     corners = rectangle_corners(x, y, theta, CAR_LENGTH, CAR_WIDTH, margin)
     hit = (corners[..., 1] < slot.curb_y).any(axis=-1)
     for cx, cy, cyaw in (slot.rear_car, slot.front_car):
-        mine = points_in_rectangle(corners, cx, cy, cyaw, NEIGHBOUR_LENGTH, NEIGHBOUR_WIDTH)
-        theirs = rectangle_corners(np.float64(cx), np.float64(cy), np.float64(cyaw),
-                                   NEIGHBOUR_LENGTH, NEIGHBOUR_WIDTH)
-        inside = points_in_rectangle(theirs, x[..., None], y[..., None], theta[..., None],
-                                     length, width)
-        hit |= mine.any(axis=-1) | inside.any(axis=-1)
-    return hit
+        hit |= points_in_rectangle(corners, cx, cy, cyaw, NEIGHBOUR_LENGTH,
+                                   NEIGHBOUR_WIDTH).any(axis=-1)
+    theirs = slot.neighbour_corners
+    inside = points_in_rectangle(theirs, x[..., None], y[..., None], theta[..., None],
+                                 CAR_LENGTH + 2 * margin, CAR_WIDTH + 2 * margin)
+    return hit | inside.any(axis=-1)
 
 
 def arc_poses(x, y, theta, curvature, distances):
