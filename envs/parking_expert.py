@@ -7,18 +7,22 @@ going until its planned end (hysteresis without hidden variables).
 
 The manoeuvre, in the slot frame (x along the curb, y away from it):
 
-1. **Lane**: reverse along the lane until a reverse S-curve (full right lock,
-   then a gentler left arc) would end in the slot; if the car is too far
-   back for that, drive forward first.
-2. **Entry**: follow the S-curve as a feedback law: the heading the car
+1. **Lane**: reverse straight along the lane and turn in at full right lock
+   once the rear axle is ``turn_in`` m ahead of the front car's rear corner
+   (with that corner inside the car's inner turning circle). A car behind
+   that point first drives forward, 12 cm past it, so the restart is clean.
+2. **Entry**: the reverse S-curve as a feedback law: the heading the car
    should have is a function of its lateral offset (the heading from which
-   straightening at the planning curvature ends exactly on the centre line).
+   straightening at the planning curvature ends on the centre line). The
+   counter-steer waits until the nose would swing clear of the front car.
 3. **In the slot**: shuffle forward and back, each move steering towards the
-   centre line and ending before the bumpers come within a margin of an
-   obstacle (collision look-ahead on the kinematic model), then centre and stop.
+   centre line, then centre along the slot and stop.
 
-Steering is proportional and saturated; speeds ramp down with the free
-distance ahead, so reversals are gentle.
+Every commanded curvature is checked on the numpy kinematic model
+(``parking_geometry``) over 0.6 m of travel; if the car would come within
+``margin`` of a parked car or the curb, the nearest curvature with room is
+used instead, and the speed ramps down to stop before the obstacle, so
+reversals are gentle. Steering is proportional and saturated.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from liquidcontrol.envs.parking_geometry import (
 )
 
 KAPPA_MAX = math.tan(pc.MAX_STEER) / pc.WHEELBASE  # 1/m, full lock
-LOOKAHEAD = np.linspace(0.0, 0.6, 31)  # m of travel checked for collisions
+LOOKAHEAD = np.linspace(0.0, 0.6, 41)  # m of travel checked for collisions
 MIN_MOVE = 0.06  # m, shortest move worth starting
 
 
@@ -48,16 +52,20 @@ class ParallelParkingExpert:
         margin: clearance kept to parked cars and the curb, m.
         plan_curvature: fraction of full lock used for the straightening arc
             (the rest is steering authority left for feedback).
-        turn_in: how far (m) behind the front car's rear bumper the rear axle
-            is when the reverse turn-in starts.
+        turn_in: how far (m) ahead of the front car's rear corner the rear
+            axle is when the full-lock reverse turn-in starts (5 cm more in
+            slots under 0.84 m, blended in from 0.90 m).
+        brake: deceleration (m/s^2) the speed profile plans for before an obstacle.
+        align: (|y| m, |theta| rad) below which shuffling stops and the car
+            only centres along the slot (tighter than the success tolerance).
     """
 
     def __init__(self, lane_speed: float = 0.35, slot_speed: float = 0.22, margin: float = 0.03,
-                 plan_curvature: float = 0.95, turn_in: float = 0.3,
-                 depth: float = 0.0, brake: float = 0.8, align: tuple = (0.02, 0.04)) -> None:
+                 plan_curvature: float = 0.95, turn_in: float = 0.3, brake: float = 0.8,
+                 align: tuple[float, float] = (0.03, 0.06)) -> None:
         self.lane_speed, self.slot_speed, self.margin = lane_speed, slot_speed, margin
         self.kappa_plan = plan_curvature * KAPPA_MAX
-        self.turn_in, self.depth, self.brake, self.align = turn_in, depth, brake, align
+        self.turn_in, self.brake, self.align = turn_in, brake, align
 
     def reset(self) -> None:
         """Nothing to forget: the expert keeps no state between calls."""
@@ -153,15 +161,6 @@ class ParallelParkingExpert:
         rear_axle_y = y - HALF_WHEELBASE * math.sin(theta)
         return rear_axle_y < 0.22 and abs(x) < half and -0.5 < theta < 1.2
 
-    def _unused_entry_end_x(self, xr: float, yr: float, theta: float) -> float:
-        """Rear-axle x (m) where the reverse S-curve from here ends on the centre line."""
-        r1, rp = 1.0 / KAPPA_MAX, 1.0 / self.kappa_plan
-        cos1 = (rp + r1 * math.cos(theta) - yr) / (r1 + rp)
-        if cos1 >= math.cos(theta) or cos1 > 1.0:
-            return xr - rp * math.sin(max(theta, 0.0))
-        theta1 = math.acos(max(cos1, -1.0))
-        return xr + r1 * (math.sin(theta) - math.sin(theta1)) - rp * math.sin(theta1)
-
     # ------------------------------------------------------------ phases
     def _lane_command(self, x: float, y: float, theta: float, speed: float,
                       slot: SlotLayout) -> tuple[float, float]:
@@ -169,7 +168,9 @@ class ParallelParkingExpert:
         xr, yr = x - HALF_WHEELBASE * math.cos(theta), y - HALF_WHEELBASE * math.sin(theta)
         clearance = self._corner_clearance(xr, yr, theta, slot)
         px, _ = self._front_corner(slot)
-        ahead = xr - px - self.turn_in  # m past the turn-in point (negative: behind it)
+        # Short slots need the turn-in a little earlier, so the car ends deeper.
+        turn_in = self.turn_in + 0.05 * min(max((0.9 - slot.length) / 0.06, 0.0), 1.0)
+        ahead = xr - px - turn_in  # m past the turn-in point (negative: behind it)
         if speed > 0.03:  # a forward move goes on past the start point, for a clean restart
             too_far_back = ahead < 0.12 and theta < 0.3
         elif speed < -0.03:  # a reverse move that missed its turn-in (e.g. pushed off course)
@@ -177,20 +178,25 @@ class ParallelParkingExpert:
         else:
             too_far_back = ahead < -0.03 and theta < 0.3
         if too_far_back:
-            kappa, free = self._steer_clear(x, y, theta, self._forward_curvature(yr - min(max(yr, 0.4), 0.65), theta),
-                                            1, slot)
-            return kappa, self._speed_for(free, self.lane_speed)
+            return self._lane_forward(x, y, theta, slot)
         # Turn in at full right lock once past the turn-in point, if the front
         # car's corner is then inside the inner circle.
         gate = min(max(-ahead / 0.03, 0.0), 1.0) if clearance > 0.0 else 0.0
-        wanted = self._reverse_curvature(yr + self.depth, theta, gate)
+        wanted = self._reverse_curvature(yr, theta, gate)
         if theta > 0.1 and not self._swing_clear(xr, yr, theta, slot):
             wanted = -KAPPA_MAX  # keep turning in until the nose can swing past the front car
         kappa, free = self._steer_clear(x, y, theta, wanted, -1, slot)
-        if free < 0.02:
-            kappa = self._forward_curvature(yr - min(max(yr, 0.4), 0.65), theta)
-            return kappa, 0.5 * self.lane_speed
+        if free < 0.02:  # boxed in: pull forward and let the next calls re-plan
+            return self._lane_forward(x, y, theta, slot)
         return kappa, -self._speed_for(free, self.lane_speed)
+
+    def _lane_forward(self, x: float, y: float, theta: float,
+                      slot: SlotLayout) -> tuple[float, float]:
+        """Drive forward along the lane, straightening and keeping 0.40-0.65 m from the parked cars."""
+        yr = y - HALF_WHEELBASE * math.sin(theta)
+        wanted = self._forward_curvature(yr - min(max(yr, 0.4), 0.65), theta)
+        kappa, free = self._steer_clear(x, y, theta, wanted, 1, slot)
+        return kappa, self._speed_for(free, self.lane_speed)
 
     @staticmethod
     def _front_corner(slot: SlotLayout) -> tuple[float, float]:
@@ -223,7 +229,8 @@ class ParallelParkingExpert:
                          slot: SlotLayout) -> tuple[float, float]:
         """Inside the slot: shuffle until straight on the centre line, then centre."""
         yr = y - HALF_WHEELBASE * math.sin(theta)
-        k_fwd, free_fwd = self._steer_clear(x, y, theta, self._forward_curvature(yr, theta), 1, slot)
+        k_fwd, free_fwd = self._steer_clear(x, y, theta, self._forward_curvature(yr, theta), 1,
+                                            slot)
         k_rev, free_rev = self._steer_clear(x, y, theta, self._reverse_curvature(yr, theta), -1,
                                             slot)
         aligned = abs(y) < self.align[0] and abs(theta) < self.align[1]
