@@ -45,7 +45,7 @@ class _OUNoise:
     """Ornstein-Uhlenbeck noise per env: smooth, so the car actually drifts
     off the expert's path and the data shows the way back."""
 
-    def __init__(self, n: int, dim: int, sigma: float, theta: float, rng: np.random.Generator):
+    def __init__(self, n: int, dim: int, sigma: np.ndarray, theta: float, rng: np.random.Generator):
         self.x = np.zeros((n, dim))
         self.sigma, self.theta, self.rng = sigma, theta, rng
 
@@ -63,7 +63,7 @@ def collect_episodes(
     seed: int,
     policy: RecurrentPolicy | None = None,
     beta: float = 1.0,
-    action_noise: float = 0.0,
+    action_noise: float | list[float] = 0.0,
     n_envs: int = 16,
     env_kwargs: dict | None = None,
     progress: bool = True,
@@ -74,7 +74,9 @@ def collect_episodes(
 
     ``policy=None`` means the expert drives (``beta`` is then 1). Each step
     executes the expert's action with probability ``beta`` and the learner's
-    otherwise, plus OU noise of scale ``action_noise`` (in action units).
+    otherwise, plus OU noise of scale ``action_noise`` (in action units; one
+    value for every action dimension or one per dimension, e.g. ``[0.1, 0]``
+    to jitter steering but let the car stop).
     Returns the episodes with expert labels, and outcome counts.
     """
     if policy is None:
@@ -86,7 +88,8 @@ def collect_episodes(
         envs = [wrap(e, seed + 7919 * i) for i, e in enumerate(envs)]
     experts = [make_expert(env_id) for _ in range(n_envs)]
     run = _Lockstep(envs, experts, policy, beta, rng, action_noise)
-    demos = Demonstrations(meta={"env_id": env_id, "seed": seed, "beta": beta, "action_noise": action_noise})
+    noise_meta = np.asarray(action_noise, dtype=float).tolist()
+    demos = Demonstrations(meta={"env_id": env_id, "seed": seed, "beta": beta, "action_noise": noise_meta})
     stats = CollectStats()
     next_seed = seed
     bar = tqdm(total=n_episodes, desc=desc, disable=not progress, leave=False)
@@ -122,7 +125,8 @@ class _Lockstep:
         self.beta, self.rng = beta, rng
         n = len(envs)
         act_dim = envs[0].action_space.shape[0]
-        self.noise = _OUNoise(n, act_dim, action_noise, 0.15, rng) if action_noise > 0 else None
+        sigma = np.broadcast_to(np.asarray(action_noise, dtype=np.float64), (act_dim,))
+        self.noise = _OUNoise(n, act_dim, sigma, 0.15, rng) if sigma.any() else None
         self.active = np.zeros(n, dtype=bool)
         self.obs = np.zeros((n, envs[0].observation_space.shape[0]), np.float32)
         self.buf: list[dict[str, list]] = [dict(obs=[], act=[], dt=[]) for _ in range(n)]

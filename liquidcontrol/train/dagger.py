@@ -44,7 +44,7 @@ class DaggerConfig(FitConfig):
     units: int = option(12, "neurons (liquid kinds) or hidden units (baselines)")
     seed: int = option(0, "random seed (weights, batching, training episodes)")
     demo_episodes: int = option(64, "expert episodes recorded for behaviour cloning")
-    demo_noise: float = option(0.3, "OU noise on the expert's executed action (labels stay clean)")
+    demo_noise: list[float] = option([0.1, 0.0], "OU noise per action dimension on the expert's executed action (labels stay clean)")
     bc_epochs: int = option(20, "behaviour-cloning passes over the demonstrations")
     iterations: int = option(8, "DAgger refits (one more learner rollout scores the last)")
     episodes_per_iteration: int = option(48, "learner episodes per DAgger iteration")

@@ -15,7 +15,7 @@ class DemosConfig:
     env_id: str = option("liquidcontrol/Parking-v0", "Gymnasium env id")
     episodes: int = option(64, "number of episodes")
     seed: int = option(1_000_000, "seed of the first episode (the next ones count up)")
-    noise: float = option(0.3, "OU noise on the executed action; labels stay clean")
+    noise: list[float] = option([0.1, 0.0], "OU noise on the executed action, one value or one per action dimension; labels stay clean")
     out: str = option("demos.npz", "output file (.npz)")
 
 
