@@ -44,7 +44,7 @@ class ParkingEnv(gym.Env):
     0.38 rad (bicycle equivalent, turning radius 0.83 m at the rear axle),
     slew 3 rad/s; rear wheels are driven by speed loops with an electronic
     differential, at most 0.5 m/s, targets ramped at 2 m/s^2. Physics step
-    0.01 s, 5 per control step: ``control_period`` = 0.05 s.
+    1/60 s, 3 per control step: ``control_period`` = 0.05 s.
 
     **Frame.** The slot frame: x along the curb in the parked cars' heading,
     y away from the curb, origin at the slot centre on the parked cars'
