@@ -31,7 +31,7 @@ GOAL_TOLERANCE = (0.06, 0.04, 0.08)  # |x| m, |y| m, |theta| rad, car centre vs 
 STOPPED_SPEED = 0.02  # m/s
 DWELL_STEPS = 10  # control steps (0.5 s) stopped inside the tolerance
 ARENA = (-3.5, 3.5, -1.0, 2.0)  # x_min, x_max, y_min, y_max of the car centre, m
-MAX_QVEL = 200.0  # rad/s or m/s; anything larger is a blown-up simulation
+MAX_QVEL = 200.0  # norm of qvel (m/s, rad/s); anything larger is a blown-up simulation
 REWARD_TIME, REWARD_COLLISION, REWARD_SUCCESS = -0.01, -10.0, 10.0
 
 
@@ -258,14 +258,15 @@ class ParkingEnv(gym.Env):
     # ------------------------------------------------------------------ step parts
     def _check_action(self, action) -> tuple[float, float]:
         """Validate and scale the action to (steering rad, speed m/s)."""
-        a = np.asarray(action, dtype=np.float64)
-        if a.shape != (2,):
-            raise LiquidControlError(
-                f"action has shape {a.shape}; expected (2,) = (steering, speed) in [-1, 1].")
-        s, v = float(a[0]), float(a[1])
+        if not (isinstance(action, np.ndarray) and action.shape == (2,)):
+            action = np.asarray(action, dtype=np.float64)
+            if action.shape != (2,):
+                raise LiquidControlError(f"action has shape {action.shape}; expected (2,) = "
+                                         "(steering, speed) in [-1, 1].")
+        s, v = action.tolist()
         if not (math.isfinite(s) and math.isfinite(v)):
             raise LiquidControlError(
-                f"action {a.tolist()} contains NaN or infinity; expected finite values in [-1, 1].")
+                f"action {[s, v]} contains NaN or infinity; expected finite values in [-1, 1].")
         return min(max(s, -1.0), 1.0) * pc.MAX_STEER, min(max(v, -1.0), 1.0) * pc.MAX_SPEED
 
     def _actuate(self, steer_cmd: float, speed_cmd: float) -> None:
@@ -285,34 +286,35 @@ class ParkingEnv(gym.Env):
         ctrl[self._drive_act[1]] = wheel * (1.0 + half_track * kappa)
 
     def _observe(self) -> np.ndarray:
-        q, qv, o = self.data.qpos, self.data.qvel, self._obs
+        # Plain floats from one tolist() each: far cheaper than indexing numpy scalars.
         i, j = self._qpos0, self._qvel0
-        x, y = float(q[i]), float(q[i + 1])
-        w, qx, qy, qz = float(q[i + 3]), float(q[i + 4]), float(q[i + 5]), float(q[i + 6])
+        x, y, _, w, qx, qy, qz = self.data.qpos[i:i + 7].tolist()
+        vx, vy = self.data.qvel[j:j + 2].tolist()
         yaw = math.atan2(2.0 * (w * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
         c, s = math.cos(yaw), math.sin(yaw)
         self._pose = (x, y, yaw)
-        self._speed = float(qv[j]) * c + float(qv[j + 1]) * s
-        steer = 0.5 * (float(q[self._steer_qpos[0]]) + float(q[self._steer_qpos[1]]))
-        o[0], o[1], o[2], o[3], o[4], o[5] = x, y, c, s, self._speed, steer
-        ranges = o[6:]
-        ranges[:] = self.data.sensordata[self._range_slice]
-        ranges[ranges < 0.0] = pc.MAX_RANGE  # -1 means no echo
-        np.minimum(ranges, pc.MAX_RANGE, out=ranges)
+        self._speed = vx * c + vy * s
+        q = self.data.qpos
+        steer = 0.5 * (q[self._steer_qpos[0]] + q[self._steer_qpos[1]])
+        top = pc.MAX_RANGE
+        # A rangefinder reads -1 when nothing is within its ray: report the max range.
+        ranges = [top if r < 0.0 or r > top else r
+                  for r in self.data.sensordata[self._range_slice].tolist()]
+        o = self._obs
+        o[:] = (x, y, c, s, self._speed, steer, *ranges)
         return o.copy()
 
     def _in_contact(self) -> bool:
         """Any contact involving the chassis (only obstacles can touch it)."""
-        d = self.data
-        if d.ncon == 0:
-            return False
-        return bool((d.contact.geom[: d.ncon] == self._chassis).any())
+        ncon = self.data.ncon
+        return bool(ncon) and self._chassis in self.data.contact.geom[:ncon].ravel().tolist()
 
     def _is_unstable(self) -> bool:
         if any(w.number for w in self._warnings):
             return True
-        qv = self.data.qvel
-        return not math.isfinite(float(qv.sum())) or float(np.abs(qv).max()) > MAX_QVEL
+        qvel = self.data.qvel
+        # NaN fails every comparison, so this also catches non-finite states.
+        return not float(qvel @ qvel) < MAX_QVEL * MAX_QVEL
 
     def _update_dwell(self, x: float, y: float, yaw: float) -> bool:
         tx, ty, tyaw = GOAL_TOLERANCE
