@@ -100,15 +100,31 @@ class ParallelParkingExpert:
             else 0.5 * math.pi
         return math.copysign(min(arc, 4.0 * mag, 1.1), e)
 
-    def _reverse_curvature(self, e: float, theta: float, gate: float = 1.0) -> float:
-        """Curvature (1/m) that, reversing, steers the heading to gate * its target."""
-        target = gate * self._heading_for_offset(e)
+    def _reverse_curvature(self, e: float, theta: float, gate: float = 1.0,
+                           cap: float = math.pi) -> float:
+        """Curvature (1/m) that, reversing, steers the heading to gate * its target.
+
+        ``cap`` (rad) bounds the target heading, see :meth:`_heading_cap`.
+        """
+        target = min(max(gate * self._heading_for_offset(e), -cap), cap)
         return self._clip_kappa(5.0 * (theta - target))
 
-    def _forward_curvature(self, e: float, theta: float) -> float:
+    def _forward_curvature(self, e: float, theta: float, cap: float = math.pi) -> float:
         """Curvature (1/m) that, driving forward, steers towards the centre line."""
-        target = -self._heading_for_offset(e)
+        target = min(max(-self._heading_for_offset(e), -cap), cap)
         return self._clip_kappa(-5.0 * (theta - target))
+
+    def _heading_cap(self, x: float, y: float, theta: float, direction: int,
+                     slot: SlotLayout) -> float:
+        """Largest heading (rad) a move can build up and still undo before it must stop.
+
+        Without it, short moves in a tight slot end with the wheels still
+        locked and the next move retraces the same arc back (a limit cycle);
+        with it, each move is a small S that ends straight, so sideways
+        corrections add up from move to move.
+        """
+        free = float(self._free_distances(x, y, theta, (0.0,), direction, slot)[0])
+        return max(0.5 * KAPPA_MAX * (free - 0.02), 0.05)
 
     @staticmethod
     def _clip_kappa(kappa: float) -> float:
@@ -229,15 +245,16 @@ class ParallelParkingExpert:
                          slot: SlotLayout) -> tuple[float, float]:
         """Inside the slot: shuffle until straight on the centre line, then centre."""
         yr = y - HALF_WHEELBASE * math.sin(theta)
-        k_fwd, free_fwd = self._steer_clear(x, y, theta, self._forward_curvature(yr, theta), 1,
-                                            slot)
-        k_rev, free_rev = self._steer_clear(x, y, theta, self._reverse_curvature(yr, theta), -1,
-                                            slot)
+        cap_fwd, cap_rev = (self._heading_cap(x, y, theta, d, slot) for d in (1, -1))
+        k_fwd, free_fwd = self._steer_clear(
+            x, y, theta, self._forward_curvature(yr, theta, cap_fwd), 1, slot)
+        k_rev, free_rev = self._steer_clear(
+            x, y, theta, self._reverse_curvature(yr, theta, cap=cap_rev), -1, slot)
         aligned = abs(y) < self.align[0] and abs(theta) < self.align[1]
         if aligned:
             # Centre along x; steer with the law of the direction of travel.
             dx = -x
-            if abs(dx) < 0.015:
+            if abs(dx) < 0.03:  # half the success tolerance: a wide, learnable "stop" region
                 return 0.0, 0.0
             direction = 1 if dx > 0 else -1
             kappa = k_fwd if direction > 0 else k_rev
