@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from typing import Any
 
@@ -139,6 +140,7 @@ class ParkingEnv(gym.Env):
         self.slot = SlotLayout.centred(SLOT_LENGTH_RANGE[0])
         self._obs = np.zeros(14, np.float32)
         self._renderer: mujoco.Renderer | None = None
+        self._pose, self._speed = (0.0, 0.0, 0.0), 0.0
         self._reset_counters()
 
     # ------------------------------------------------------------------ setup
@@ -180,7 +182,7 @@ class ParkingEnv(gym.Env):
     def set_physics(self, friction_scale: float = 1.0, mass_scale: float = 1.0) -> None:
         """Scale road/tyre friction and the chassis mass (payload); applies from the next reset."""
         for name, value in (("friction_scale", friction_scale), ("mass_scale", mass_scale)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
                 raise LiquidControlError(f"{name}={value!r} is invalid; expected a finite number > 0.")
         self._friction_scale, self._mass_scale = float(friction_scale), float(mass_scale)
 
