@@ -58,14 +58,17 @@ class ParallelParkingExpert:
         brake: deceleration (m/s^2) the speed profile plans for before an obstacle.
         align: (|y| m, |theta| rad) below which shuffling stops and the car
             only centres along the slot (tighter than the success tolerance).
+        heading_gain: curvature (1/m) commanded per radian of heading error,
+            before saturation at full lock.
     """
 
     def __init__(self, lane_speed: float = 0.35, slot_speed: float = 0.22, margin: float = 0.03,
                  plan_curvature: float = 0.95, turn_in: float = 0.3, brake: float = 0.8,
-                 align: tuple[float, float] = (0.03, 0.06)) -> None:
+                 align: tuple[float, float] = (0.03, 0.06), heading_gain: float = 8.0) -> None:
         self.lane_speed, self.slot_speed, self.margin = lane_speed, slot_speed, margin
         self.kappa_plan = plan_curvature * KAPPA_MAX
         self.turn_in, self.brake, self.align = turn_in, brake, align
+        self.heading_gain = heading_gain
 
     def reset(self) -> None:
         """Nothing to forget: the expert keeps no state between calls."""
@@ -107,12 +110,12 @@ class ParallelParkingExpert:
         ``cap`` (rad) bounds the target heading, see :meth:`_heading_cap`.
         """
         target = min(max(gate * self._heading_for_offset(e), -cap), cap)
-        return self._clip_kappa(5.0 * (theta - target))
+        return self._clip_kappa(self.heading_gain * (theta - target))
 
     def _forward_curvature(self, e: float, theta: float, cap: float = math.pi) -> float:
         """Curvature (1/m) that, driving forward, steers towards the centre line."""
         target = min(max(-self._heading_for_offset(e), -cap), cap)
-        return self._clip_kappa(-5.0 * (theta - target))
+        return self._clip_kappa(-self.heading_gain * (theta - target))
 
     def _heading_cap(self, x: float, y: float, theta: float, direction: int,
                      slot: SlotLayout) -> float:
