@@ -366,19 +366,27 @@ class CfC(nn.Module):
 
     def forward(self, input: Tensor, hx: Tensor | tuple[Tensor, Tensor] | None = None,
                 timespans: Tensor | float | None = None) -> tuple[Tensor, Tensor | tuple]:
-        if input.dim() != 3 or input.shape[-1] != self.input_size:
-            raise LiquidControlError(
-                f"expected input of shape [batch, time, {self.input_size}], got {list(input.shape)}.")
-        batch, steps = input.shape[:2]
-        if hx is None:
-            state = input.new_zeros(batch, self.flat_state_size)
-        else:
-            state = torch.cat(list(hx), dim=1) if isinstance(hx, tuple) else hx
-        y, state = self.sequence(input, state, timespans_tensor(timespans, batch, steps, input))
-        if self.memory is None:
-            return y, state
-        h, c = state.split(self.state_size, dim=1)
-        return y, (h, c)
+        return ncps_call(self, input, hx, timespans)
+
+
+def ncps_call(model: nn.Module, input: Tensor, hx: Tensor | tuple[Tensor, Tensor] | None,
+              timespans: Tensor | float | None) -> tuple[Tensor, Tensor | tuple]:
+    """The ncps calling convention shared by :class:`CfC` and ``LTC``: check the
+    input, flatten ``hx`` (mixed memory passes ``(h, c)``), run ``model.sequence``
+    and split the state back the way it came."""
+    if input.dim() != 3 or input.shape[-1] != model.input_size:
+        raise LiquidControlError(
+            f"expected input of shape [batch, time, {model.input_size}], got {list(input.shape)}.")
+    batch, steps = input.shape[:2]
+    if hx is None:
+        state = input.new_zeros(batch, model.flat_state_size)
+    else:
+        state = torch.cat(list(hx), dim=1) if isinstance(hx, tuple) else hx
+    y, state = model.sequence(input, state, timespans_tensor(timespans, batch, steps, input))
+    if model.memory is None:
+        return y, state
+    h, c = state.split(model.state_size, dim=1)
+    return y, (h, c)
 
 
 def timespans_tensor(timespans: Tensor | float | None, batch: int, steps: int, like: Tensor

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from liquidcontrol.errors import LiquidControlError
 
-from .cfc import timespans_tensor
+from .cfc import ncps_call
 from .memory import MixedMemoryCell
 from .wirings import FullyConnected, Wiring
 
@@ -164,16 +164,4 @@ class LTC(nn.Module):
 
     def forward(self, input: Tensor, hx: Tensor | tuple[Tensor, Tensor] | None = None,
                 timespans: Tensor | float | None = None) -> tuple[Tensor, Tensor | tuple]:
-        if input.dim() != 3 or input.shape[-1] != self.input_size:
-            raise LiquidControlError(
-                f"expected input of shape [batch, time, {self.input_size}], got {list(input.shape)}.")
-        batch, steps = input.shape[:2]
-        if hx is None:
-            state = input.new_zeros(batch, self.flat_state_size)
-        else:
-            state = torch.cat(list(hx), dim=1) if isinstance(hx, tuple) else hx
-        y, state = self.sequence(input, state, timespans_tensor(timespans, batch, steps, input))
-        if self.memory is None:
-            return y, state
-        h, c = state.split(self.state_size, dim=1)
-        return y, (h, c)
+        return ncps_call(self, input, hx, timespans)

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.export.numpy_weights import numpy_program
 from liquidcontrol.export.onnx_export import export_onnx
 from liquidcontrol.fileio import atomic_path, atomic_write_text
 from liquidcontrol.policies.base import RecurrentPolicy
+from liquidcontrol.policies.serialization import load_weights, save_weights
 from liquidcontrol.runtime.card import PolicyCard, load_card
 
 ONNX_FILE = "policy.onnx"
@@ -110,9 +109,7 @@ def save_bundle(folder: str | Path, policy: RecurrentPolicy, card_fields: dict[s
     folder.mkdir(parents=True, exist_ok=True)
     card = card_from_policy(policy, **(card_fields or {}))
     export_onnx(policy, folder / ONNX_FILE, card, exporter=exporter)
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in policy.state_dict().items()}
-    with atomic_path(folder / TORCH_FILE) as tmp:
-        save_file(tensors, str(tmp))
+    save_weights(policy, folder / TORCH_FILE)
     arrays = numpy_program(policy)
     with atomic_path(folder / NUMPY_FILE) as tmp:
         with open(tmp, "wb") as fh:
@@ -131,13 +128,5 @@ def load_policy(folder: str | Path) -> RecurrentPolicy:
     path = folder / TORCH_FILE
     if not path.is_file():
         raise LiquidControlError(f"the bundle has no torch weights at {path}.")
-    try:
-        tensors = load_file(str(path))
-    except (OSError, SafetensorError) as exc:
-        raise LiquidControlError(f"cannot read the torch weights {path} ({exc}).") from None
-    try:
-        policy.load_state_dict(tensors)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise LiquidControlError(f"the weights {path} do not fit the card's {card.model_kind} policy ({first}).") from None
+    load_weights(policy, path)
     return policy.eval()

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.fileio import atomic_path, atomic_write_json
 from liquidcontrol.policies.base import RecurrentPolicy
 from liquidcontrol.policies.registry import policy_from_config
+from liquidcontrol.policies.serialization import load_weights, save_weights
 
 POLICY_FILE = "policy.safetensors"
 OPTIMIZER_FILE = "optimizer.pt"
@@ -41,9 +40,7 @@ def save_checkpoint(
     """Write policy weights, optimizer state and ``progress`` into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().contiguous().clone() for k, v in policy.state_dict().items()}
-    with atomic_path(folder / POLICY_FILE) as tmp:
-        save_file(tensors, str(tmp))
+    save_weights(policy, folder / POLICY_FILE)
     if optimizer is not None:
         with atomic_path(folder / OPTIMIZER_FILE) as tmp:
             torch.save(optimizer.state_dict(), tmp)
@@ -65,19 +62,6 @@ def read_progress(folder: str | Path) -> dict[str, Any]:
     return record
 
 
-def load_policy_weights(policy: RecurrentPolicy, path: str | Path) -> None:
-    """Load a safetensors ``state_dict`` into ``policy`` with clear errors."""
-    try:
-        tensors = load_file(str(path))
-    except (OSError, SafetensorError) as exc:
-        raise LiquidControlError(f"cannot read weights {path} ({exc}).") from None
-    try:
-        policy.load_state_dict(tensors)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise LiquidControlError(f"weights {path} do not fit a {policy.kind} policy ({first}).") from None
-
-
 def load_checkpoint(
     folder: str | Path, optimizer_factory: Any = None
 ) -> tuple[RecurrentPolicy, dict[str, Any], torch.optim.Optimizer | None]:
@@ -88,7 +72,7 @@ def load_checkpoint(
     folder = Path(folder)
     record = read_progress(folder)
     policy = policy_from_config(record["kind"], record["config"])
-    load_policy_weights(policy, folder / POLICY_FILE)
+    load_weights(policy, folder / POLICY_FILE)
     optimizer = None
     if optimizer_factory is not None:
         optimizer = optimizer_factory(policy.parameters())

@@ -39,17 +39,19 @@ TRAIN_SEED_BASE = 1_000_000
 class DaggerConfig(FitConfig):
     """Behaviour cloning then DAgger against the task's scripted expert."""
 
+    lr: float = option(1e-2, "Adam learning rate (decays by lr_decay per DAgger iteration)")
+
     env_id: str = option("liquidcontrol/Parking-v0", "Gymnasium env id")
     kind: str = option("cfc-ncp", "model kind (see liquidcontrol.policies.MODEL_KINDS)")
     units: int = option(12, "neurons (liquid kinds) or hidden units (baselines)")
     seed: int = option(0, "random seed (weights, batching, training episodes)")
     demo_episodes: int = option(64, "expert episodes recorded for behaviour cloning")
     demo_noise: list[float] = option([0.1, 0.0], "OU noise per action dimension on the expert's executed action (labels stay clean)")
-    bc_epochs: int = option(20, "behaviour-cloning passes over the demonstrations")
-    iterations: int = option(8, "DAgger refits (one more learner rollout scores the last)")
-    episodes_per_iteration: int = option(48, "learner episodes per DAgger iteration")
-    epochs_per_iteration: int = option(6, "passes over the aggregated data per iteration")
-    lr_decay: float = option(0.85, "learning-rate factor per DAgger iteration")
+    bc_epochs: int = option(40, "behaviour-cloning passes over the demonstrations")
+    iterations: int = option(12, "DAgger refits (one more learner rollout scores the last)")
+    episodes_per_iteration: int = option(64, "learner episodes per DAgger iteration")
+    epochs_per_iteration: int = option(20, "passes over the aggregated data per iteration")
+    lr_decay: float = option(0.9, "learning-rate factor per DAgger iteration")
     beta: float = option(0.0, "probability that the expert executes a step in DAgger rollouts")
     n_envs: int = option(16, "envs stepped in lockstep")
     max_minutes: float = option(0.0, "stop starting new DAgger iterations after this many minutes (0 = no limit)")
