@@ -8,8 +8,8 @@ from liquidcontrol.envs import ParallelParkingExpert, ParkingEnv
 
 
 def _episode(env: ParkingEnv, expert: ParallelParkingExpert, seed: int, random_steps: int = 0,
-             gain_noise: float = 0.0) -> dict:
-    """One episode; the first ``random_steps`` actions are random, later ones scaled by noise."""
+             gain_noise: float = 0.0, additive_noise: float = 0.0) -> dict:
+    """One episode; the first ``random_steps`` actions are random, later ones noisy if asked."""
     env.reset(seed=seed)
     expert.reset()
     rng = np.random.default_rng(seed)
@@ -19,8 +19,9 @@ def _episode(env: ParkingEnv, expert: ParallelParkingExpert, seed: int, random_s
         assert action.shape == (2,) and np.all(np.abs(action) <= 1.0)
         if step < random_steps:
             action = rng.uniform(-1, 1, 2)
-        elif gain_noise:
-            action = np.clip(action * (1 + rng.normal(0, gain_noise, 2)), -1, 1)
+        elif gain_noise or additive_noise:
+            action = action * (1 + rng.normal(0, gain_noise, 2)) + rng.normal(0, additive_noise, 2)
+            action = np.clip(action, -1, 1)
         _, _, terminated, truncated, info = env.step(action)
         done, step = terminated or truncated, step + 1
     return info
@@ -78,3 +79,9 @@ def test_expert_recovers_from_perturbed_starts():
 @pytest.mark.slow
 def test_expert_tolerates_noisy_execution():
     assert _successes(range(2000, 2050), gain_noise=0.2) >= 46
+
+
+@pytest.mark.slow
+def test_expert_tolerates_additive_action_noise():
+    """Gaussian noise of 0.1 x half range on both commands (the action_noise perturbation)."""
+    assert _successes(range(3000, 3050), additive_noise=0.1) >= 46
