@@ -107,7 +107,7 @@ class ParallelParkingExpert:
                            cap: float = math.pi) -> float:
         """Curvature (1/m) that, reversing, steers the heading to gate * its target.
 
-        ``cap`` (rad) bounds the target heading, see :meth:`_heading_cap`.
+        ``cap`` (rad) bounds the target heading, see :meth:`_heading_caps`.
         """
         target = min(max(gate * self._heading_for_offset(e), -cap), cap)
         return self._clip_kappa(self.heading_gain * (theta - target))
@@ -117,28 +117,30 @@ class ParallelParkingExpert:
         target = min(max(-self._heading_for_offset(e), -cap), cap)
         return self._clip_kappa(-self.heading_gain * (theta - target))
 
-    def _heading_cap(self, x: float, y: float, theta: float, direction: int,
-                     slot: SlotLayout) -> float:
+    def _heading_caps(self, x: float, y: float, theta: float,
+                      slot: SlotLayout) -> tuple[float, float]:
         """Largest heading (rad) a move can build up and still undo before it must stop.
 
         Without it, short moves in a tight slot end with the wheels still
         locked and the next move retraces the same arc back (a limit cycle);
         with it, each move is a small S that ends straight, so sideways
-        corrections add up from move to move.
+        corrections add up from move to move. Returns (forward cap, reverse cap).
         """
-        free = float(self._free_distances(x, y, theta, (0.0,), direction, slot)[0])
-        return max(0.5 * KAPPA_MAX * (free - 0.02), 0.05)
+        free = self._free_distances(x, y, theta, (0.0, 0.0), np.array([[1.0], [-1.0]]), slot)
+        fwd, rev = (max(0.5 * KAPPA_MAX * (f - 0.02), 0.05) for f in free.tolist())
+        return fwd, rev
 
     @staticmethod
     def _clip_kappa(kappa: float) -> float:
         return min(max(kappa, -KAPPA_MAX), KAPPA_MAX)
 
     # ------------------------------------------------------------ geometry
-    def _free_distances(self, x: float, y: float, theta: float, kappas, direction: int,
+    def _free_distances(self, x: float, y: float, theta: float, kappas, direction,
                         slot: SlotLayout) -> np.ndarray:
         """Travel (m) at each curvature before the car, kept ``margin`` away, hits something.
 
-        If the car is already closer than ``margin`` (pushed there by a learner
+        ``direction`` is +1 (forward), -1 (reverse) or one sign per curvature,
+        shape (n, 1). If the car is already closer than ``margin`` (pushed there by a learner
         or noise), the largest smaller margin it still respects is used, so it
         can always drive away instead of freezing.
         """
@@ -248,7 +250,7 @@ class ParallelParkingExpert:
                          slot: SlotLayout) -> tuple[float, float]:
         """Inside the slot: shuffle until straight on the centre line, then centre."""
         yr = y - HALF_WHEELBASE * math.sin(theta)
-        cap_fwd, cap_rev = (self._heading_cap(x, y, theta, d, slot) for d in (1, -1))
+        cap_fwd, cap_rev = self._heading_caps(x, y, theta, slot)
         k_fwd, free_fwd = self._steer_clear(
             x, y, theta, self._forward_curvature(yr, theta, cap_fwd), 1, slot)
         k_rev, free_rev = self._steer_clear(
