@@ -60,15 +60,18 @@ class ParallelParkingExpert:
             only centres along the slot (tighter than the success tolerance).
         heading_gain: curvature (1/m) commanded per radian of heading error,
             before saturation at full lock.
+        speed_gain: extra braking command per m/s the car runs above the
+            planned speed (beyond a 3 cm/s dead band).
     """
 
     def __init__(self, lane_speed: float = 0.35, slot_speed: float = 0.22, margin: float = 0.03,
                  plan_curvature: float = 0.95, turn_in: float = 0.3, brake: float = 0.8,
-                 align: tuple[float, float] = (0.03, 0.06), heading_gain: float = 8.0) -> None:
+                 align: tuple[float, float] = (0.03, 0.06), heading_gain: float = 8.0,
+                 speed_gain: float = 0.0) -> None:
         self.lane_speed, self.slot_speed, self.margin = lane_speed, slot_speed, margin
         self.kappa_plan = plan_curvature * KAPPA_MAX
         self.turn_in, self.brake, self.align = turn_in, brake, align
-        self.heading_gain = heading_gain
+        self.heading_gain, self.speed_gain = heading_gain, speed_gain
 
     def reset(self) -> None:
         """Nothing to forget: the expert keeps no state between calls."""
@@ -87,6 +90,13 @@ class ParallelParkingExpert:
             kappa, speed_cmd = self._in_slot_command(x, y, theta, speed, slot)
         else:
             kappa, speed_cmd = self._lane_command(x, y, theta, speed, slot)
+        # A car running more than 3 cm/s faster than planned (a learner's habit,
+        # a biased ESC) is told to brake harder. Only then: feedback on every
+        # small speed error would make the speed labels chatter.
+        if speed * speed_cmd >= 0.0:
+            excess = abs(speed) - abs(speed_cmd) - 0.03
+            if excess > 0.0:
+                speed_cmd -= math.copysign(self.speed_gain * excess, speed)
         steer = math.atan(pc.WHEELBASE * kappa) / pc.MAX_STEER
         return np.array([min(max(steer, -1.0), 1.0), speed_cmd / pc.MAX_SPEED], np.float32)
 
