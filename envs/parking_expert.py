@@ -209,7 +209,7 @@ class ParallelParkingExpert:
         else:
             too_far_back = ahead < -0.03 and theta < 0.3
         if too_far_back:
-            return self._lane_forward(x, y, theta, slot)
+            return self._lane_forward(x, y, theta, speed, slot)
         # Turn in at full right lock once past the turn-in point, if the front
         # car's corner is then inside the inner circle.
         gate = min(max(-ahead / 0.03, 0.0), 1.0) if clearance > 0.0 else 0.0
@@ -218,15 +218,21 @@ class ParallelParkingExpert:
             wanted = -KAPPA_MAX  # keep turning in until the nose can swing past the front car
         kappa, free = self._steer_clear(x, y, theta, wanted, -1, slot)
         if free < 0.02:  # boxed in: pull forward and let the next calls re-plan
-            return self._lane_forward(x, y, theta, slot)
+            return self._lane_forward(x, y, theta, speed, slot)
         return kappa, -self._speed_for(free, self.lane_speed)
 
-    def _lane_forward(self, x: float, y: float, theta: float,
+    def _lane_forward(self, x: float, y: float, theta: float, speed: float,
                       slot: SlotLayout) -> tuple[float, float]:
-        """Drive forward along the lane, straightening and keeping 0.40-0.65 m from the parked cars."""
+        """Drive forward along the lane, straightening and keeping 0.40-0.65 m from the parked cars.
+
+        Boxed in ahead (e.g. nose against the front car), it shuffles as in
+        the slot instead, so it never waits for room that will not come.
+        """
         yr = y - HALF_WHEELBASE * math.sin(theta)
         wanted = self._forward_curvature(yr - min(max(yr, 0.4), 0.65), theta)
         kappa, free = self._steer_clear(x, y, theta, wanted, 1, slot)
+        if free < 0.02:
+            return self._in_slot_command(x, y, theta, speed, slot)
         return kappa, self._speed_for(free, self.lane_speed)
 
     @staticmethod
