@@ -15,8 +15,10 @@ The manoeuvre, in the slot frame (x along the curb, y away from it):
    should have is a function of its lateral offset (the heading from which
    straightening at the planning curvature ends on the centre line). The
    counter-steer waits until the nose would swing clear of the front car.
-3. **In the slot**: shuffle forward and back, each move steering towards the
-   centre line, then centre along the slot and stop.
+3. **In the slot**: shuffle forward and back, each move a small S towards the
+   centre line (its heading capped by what the move can undo before it must
+   stop), then centre along the slot and stop. A car boxed in anywhere
+   shuffles the same way.
 
 Every commanded curvature is checked on the numpy kinematic model
 (``parking_geometry``) over 0.6 m of travel; if the car would come within
