@@ -6,6 +6,7 @@ onnxruntime). See :class:`PolicyRunner`.
 """
 
 from liquidcontrol.runtime.card import PolicyCard, load_card
+from liquidcontrol.runtime.pretrained import available_pretrained, pretrained
 from liquidcontrol.runtime.runner import PolicyRunner
 
-__all__ = ["PolicyCard", "PolicyRunner", "load_card"]
+__all__ = ["PolicyCard", "PolicyRunner", "available_pretrained", "load_card", "pretrained"]

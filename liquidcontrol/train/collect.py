@@ -69,6 +69,7 @@ def collect_episodes(
     progress: bool = True,
     desc: str = "collect",
     wrap: Callable[[gym.Env, int], gym.Env] | None = None,
+    max_steps: int | None = None,
 ) -> tuple[Demonstrations, CollectStats]:
     """Run ``n_episodes`` episodes with seeds ``seed, seed+1, ...``.
 
@@ -76,7 +77,9 @@ def collect_episodes(
     executes the expert's action with probability ``beta`` and the learner's
     otherwise, plus OU noise of scale ``action_noise`` (in action units; one
     value for every action dimension or one per dimension, e.g. ``[0.1, 0]``
-    to jitter steering but let the car stop).
+    to jitter steering but let the car stop). ``max_steps`` cuts episodes
+    short (counted as failures): a learner stuck dithering near the goal would
+    otherwise flood the aggregate with hundreds of near-identical states.
     Returns the episodes with expert labels, and outcome counts.
     """
     if policy is None:
@@ -87,7 +90,7 @@ def collect_episodes(
     if wrap is not None:
         envs = [wrap(e, seed + 7919 * i) for i, e in enumerate(envs)]
     experts = [make_expert(env_id) for _ in range(n_envs)]
-    run = _Lockstep(envs, experts, policy, beta, rng, action_noise)
+    run = _Lockstep(envs, experts, policy, beta, rng, action_noise, max_steps)
     noise_meta = np.asarray(action_noise, dtype=float).tolist()
     demos = Demonstrations(meta={"env_id": env_id, "seed": seed, "beta": beta, "action_noise": noise_meta})
     stats = CollectStats()
@@ -120,8 +123,9 @@ def collect_episodes(
 class _Lockstep:
     """Bookkeeping for N envs stepping together with one batched policy call."""
 
-    def __init__(self, envs, experts, policy, beta, rng, action_noise):
+    def __init__(self, envs, experts, policy, beta, rng, action_noise, max_steps=None):
         self.envs, self.experts, self.policy = envs, experts, policy
+        self.max_steps = max_steps
         self.beta, self.rng = beta, rng
         n = len(envs)
         act_dim = envs[0].action_space.shape[0]
@@ -173,6 +177,8 @@ class _Lockstep:
             if not np.isfinite(obs).all():
                 raise LiquidControlError(f"env {i} returned a non-finite observation; the simulation is unstable.")
             self.obs[i] = obs
+            if self.max_steps is not None and len(b["obs"]) >= self.max_steps:
+                trunc, info = True, {**info, "is_success": False}
             if term or trunc:
                 self.active[i] = False
                 ep = Episode(np.array(b["obs"], np.float32), np.array(b["act"], np.float32),

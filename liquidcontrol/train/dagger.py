@@ -52,6 +52,7 @@ class DaggerConfig(FitConfig):
     episodes_per_iteration: int = option(64, "learner episodes per DAgger iteration")
     epochs_per_iteration: int = option(20, "passes over the aggregated data per iteration")
     lr_decay: float = option(0.9, "learning-rate factor per DAgger iteration")
+    rollout_steps: int = option(500, "DAgger rollouts stop after this many steps (counted as failures)")
     beta: float = option(0.0, "probability that the expert executes a step in DAgger rollouts")
     n_envs: int = option(16, "envs stepped in lockstep")
     max_minutes: float = option(0.0, "stop starting new DAgger iterations after this many minutes (0 = no limit)")
@@ -168,7 +169,7 @@ def _dagger_iteration(config: DaggerConfig, out: Path, run: _Run, rng: np.random
     seed = TRAIN_SEED_BASE + 100_000 * config.seed + 10_000 * it
     new, stats = collect_episodes(
         config.env_id, config.episodes_per_iteration, seed, policy=run.policy, beta=config.beta,
-        n_envs=config.n_envs, progress=config.progress, desc=f"DAgger {it}/{config.iterations + 1}")
+        n_envs=config.n_envs, max_steps=config.rollout_steps, progress=config.progress, desc=f"DAgger {it}/{config.iterations + 1}")
     writer.add_scalar("success/learner", stats.success_rate, it)
     assert run.history is not None
     run.history.append({"iteration": it, "learner_success": stats.success_rate, "steps": run.demos.num_steps})
