@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 import gymnasium as gym
+import liquidcontrol.envs  # noqa: F401 - registers the ids
 import numpy as np
 import pytest
 
-import liquidcontrol.envs  # noqa: F401 - registers the ids
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.runtime import PolicyRunner, available_pretrained, load_card, pretrained
 

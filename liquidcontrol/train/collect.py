@@ -164,8 +164,9 @@ class _Lockstep:
         finished = []
         for i in np.flatnonzero(self.active):
             label = np.asarray(self.experts[i].act(self.envs[i]), dtype=np.float32)
-            use_expert = learner is None or self.rng.random() < self.beta
-            executed = label if use_expert else learner[i]
+            executed = label
+            if learner is not None and self.rng.random() >= self.beta:
+                executed = learner[i]
             if noise is not None:
                 executed = executed + noise[i]
             executed = np.clip(executed, self.low, self.high)

@@ -73,16 +73,16 @@ class Demonstrations:
     def save(self, path: str | Path) -> Path:
         if not self.episodes:
             raise LiquidControlError(f"refusing to save an empty demonstration set to {path}.")
-        arrays = {
-            "obs": np.concatenate([e.obs for e in self.episodes]).astype(np.float32),
-            "act": np.concatenate([e.act for e in self.episodes]).astype(np.float32),
-            "dt": np.concatenate([e.dt for e in self.episodes]).astype(np.float32),
-            "lengths": np.array([len(e) for e in self.episodes], dtype=np.int64),
-            "meta": np.array(json.dumps(self.meta)),
-        }
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
+                np.savez_compressed(
+                    fh,
+                    obs=np.concatenate([e.obs for e in self.episodes]).astype(np.float32),
+                    act=np.concatenate([e.act for e in self.episodes]).astype(np.float32),
+                    dt=np.concatenate([e.dt for e in self.episodes]).astype(np.float32),
+                    lengths=np.array([len(e) for e in self.episodes], dtype=np.int64),
+                    meta=np.array(json.dumps(self.meta)),
+                )
         return Path(path)
 
     @classmethod
@@ -110,7 +110,8 @@ class Demonstrations:
         Episodes of similar length go together (sorted with a random
         tie-break, then batches shuffled) so little compute goes to padding.
         """
-        order = np.lexsort((rng.random(len(self.episodes)), [len(e) for e in self.episodes]))
+        lengths = np.array([len(e) for e in self.episodes])
+        order = np.lexsort((rng.random(len(self.episodes)), lengths))
         groups = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         for g in rng.permutation(len(groups)):
             yield PaddedBatch.from_episodes([self.episodes[i] for i in groups[g]])

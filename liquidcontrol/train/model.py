@@ -19,8 +19,10 @@ def probe_env(env_id: str) -> tuple[int, int, float]:
     except gym.error.Error as exc:
         raise LiquidControlError(f"unknown env id {env_id!r} ({exc}).") from None
     try:
-        obs_dim = int(env.observation_space.shape[0])
-        act_dim = int(env.action_space.shape[0])
+        obs_shape, act_shape = env.observation_space.shape, env.action_space.shape
+        if not obs_shape or not act_shape:
+            raise LiquidControlError(f"{env_id} must have vector observation and action spaces.")
+        obs_dim, act_dim = int(obs_shape[0]), int(act_shape[0])
         period = float(getattr(env.unwrapped, "control_period", 0.05))
     finally:
         env.close()
