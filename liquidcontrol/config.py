@@ -50,7 +50,11 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             continue
         flag = "--" + field.name.replace("_", "-")
         tp = _base_type(hints[field.name])
-        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()  # type: ignore[misc]
+        if field.default is not dataclasses.MISSING:
+            default = field.default
+        else:
+            assert callable(field.default_factory), f"config field {field.name!r} has no default"
+            default = field.default_factory()
         help_text = field.metadata.get("help", "")
         help_text = f"{help_text} (default: {default})" if help_text else f"(default: {default})"
         origin = typing.get_origin(tp)

@@ -36,6 +36,9 @@ class RecurrentPolicy(nn.Module):
     """Base class: normalisation, output map, resets, validation, ``predict``."""
 
     kind: str = "base"
+    # buffers registered in __init__
+    obs_mean: Tensor
+    obs_std: Tensor
 
     def __init__(self, obs_dim: int, act_dim: int, control_period: float = 0.05) -> None:
         super().__init__()

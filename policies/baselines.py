@@ -21,7 +21,7 @@ State layouts (``[B, state_dim]``):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -49,7 +49,7 @@ class _GatedRNNPolicy(RecurrentPolicy):
     """Shared code of the LSTM / GRU policies (``gates`` blocks of ``hidden`` rows)."""
 
     gates = 4
-    rnn_class: type[nn.RNNBase] = nn.LSTM
+    rnn_class: type[nn.LSTM] | type[nn.GRU] = nn.LSTM
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: int = 16,
                  control_period: float = 0.05) -> None:
@@ -73,8 +73,11 @@ class _GatedRNNPolicy(RecurrentPolicy):
 
     def _gates(self, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
         """Input and recurrent pre-activations, both [B, gates * H]."""
-        gi = torch.addmm(self.rnn.bias_ih_l0, x, self.rnn.weight_ih_l0.t())
-        gh = torch.addmm(self.rnn.bias_hh_l0, h, self.rnn.weight_hh_l0.t())
+        # layer-0 parameters, created by name in RNNBase.__init__ (untyped there)
+        b_ih, w_ih = cast(Tensor, self.rnn.bias_ih_l0), cast(Tensor, self.rnn.weight_ih_l0)
+        b_hh, w_hh = cast(Tensor, self.rnn.bias_hh_l0), cast(Tensor, self.rnn.weight_hh_l0)
+        gi = torch.addmm(b_ih, x, w_ih.t())
+        gh = torch.addmm(b_hh, h, w_hh.t())
         return gi, gh
 
     def _core_sequence(self, x: Tensor, state: Tensor, t: Tensor, keep: Tensor | None

@@ -38,6 +38,8 @@ plain per-layer ops.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -49,6 +51,9 @@ from liquidcontrol.errors import LiquidControlError
 from .cfc_fast import FusedLayout, default_wavefront
 from .memory import MixedMemoryCell
 from .wirings import Wiring
+
+if TYPE_CHECKING:
+    from .ltc import LTC
 
 MODES = ("default", "no_gate", "pure")
 ACTIVATIONS = ("lecun_tanh", "tanh", "relu", "silu", "gelu")
@@ -84,6 +89,7 @@ def heads_to_state(z: Tensor, t: TimeArg, mode: str, w_tau: Tensor | None = None
     Returns the new state [B, n].
     """
     if mode == "pure":
+        assert w_tau is not None and a is not None, "pure mode needs w_tau and A"
         return a - a * torch.exp(-t * (w_tau.abs() + z.abs())) * z
     n = z.shape[1] // 4
     # split (one autograd node) rather than slices; both ff heads share one tanh
@@ -105,6 +111,11 @@ class CfCHeads(nn.Module):
     ``mask``: optional ``[n, features]`` 0/1 array applied to ff1 / ff2 (and to
     the time heads too if ``mask_time_heads``, a non-ncps option).
     """
+
+    # registered in __init__ (mask: buffer, only with a mask; w_tau / A: only for pure)
+    mask: Tensor
+    w_tau: nn.Parameter
+    A: nn.Parameter
 
     def __init__(self, features: int, units: int, mode: str = "default",
                  mask: np.ndarray | None = None, mask_time_heads: bool = False) -> None:
@@ -144,7 +155,7 @@ class LayeredCfC(nn.Module):
     or None. State [B, sum(sizes)] in layer order; output = last layer.
     """
 
-    def __init__(self, input_size: int, sizes: list[int], masks: list[np.ndarray | None],
+    def __init__(self, input_size: int, sizes: list[int], masks: Sequence[np.ndarray | None],
                  mode: str = "default", mask_time_heads: bool = False) -> None:
         super().__init__()
         self.mode, self.input_size, self.sizes = check_mode(mode), int(input_size), list(sizes)
@@ -161,12 +172,16 @@ class LayeredCfC(nn.Module):
     def step(self, x: Tensor, h: Tensor, t: TimeArg) -> Tensor:
         """One step: ``x`` [B, D], ``h`` [B, state], ``t`` float or [B, 1] -> new state."""
         inp, new = x, []
-        for layer, off, n in zip(self.layers, self.offsets, self.sizes):
+        for layer, off, n in zip(self.head_layers(), self.offsets, self.sizes):
             z = F.linear(torch.cat([inp, h[:, off : off + n]], dim=1), layer.effective_weight(),
                          layer.bias)
             inp = heads_to_state(z, t, self.mode, *layer.pure_params())
             new.append(inp)
         return torch.cat(new, dim=1) if len(new) > 1 else new[0]
+
+    def head_layers(self) -> Sequence[CfCHeads]:
+        """``self.layers`` typed as what it holds (the same module objects)."""
+        return cast("Sequence[CfCHeads]", self.layers)
 
     def _fused(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """All layers as one affine map: ``(w_x [K*U, D], w_ff [K*U, U],
@@ -224,8 +239,8 @@ class LayeredCfC(nn.Module):
     def _pure_cat(self) -> tuple[Tensor | None, Tensor | None]:
         if self.mode != "pure":
             return None, None
-        return (torch.cat([layer.w_tau for layer in self.layers]),
-                torch.cat([layer.A for layer in self.layers]))
+        return (torch.cat([layer.w_tau for layer in self.head_layers()]),
+                torch.cat([layer.A for layer in self.head_layers()]))
 
 
 class BackboneCfC(nn.Module):
@@ -243,12 +258,16 @@ class BackboneCfC(nn.Module):
                 f"{backbone_layers}, {backbone_units}, {backbone_dropout}.")
         widths = [input_size + units] + [backbone_units] * backbone_layers
         self.backbone = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
-        for lin in self.backbone:
+        for lin in self.linears():
             nn.init.xavier_uniform_(lin.weight)
         self.activation_name = activation
         self.activation = make_activation(activation)
         self.dropout = nn.Dropout(backbone_dropout)
         self.heads = CfCHeads(backbone_units, units, mode)
+
+    def linears(self) -> Iterable[nn.Linear]:
+        """``self.backbone`` typed as what it holds (the same module objects)."""
+        return cast("Iterable[nn.Linear]", self.backbone)
 
     def step(self, x: Tensor, h: Tensor, t: TimeArg) -> Tensor:
         """One step: ``x`` [B, D], ``h`` [B, U], ``t`` float or [B, 1] -> new state."""
@@ -262,8 +281,9 @@ class BackboneCfC(nn.Module):
         """Backbone weights with LeCun's constants folded in (so each step needs one
         tanh): returns [(w, b)], head weight, inner scale applied, outer scale."""
         inner, outer = (0.666, 1.7159) if self.activation_name == "lecun_tanh" else (1.0, 1.0)
-        folded, carry = [], 1.0
-        for lin in self.backbone:
+        folded: list[tuple[Tensor, Tensor]] = []
+        carry = 1.0
+        for lin in self.linears():
             folded.append((lin.weight * (inner * carry), lin.bias * inner))
             carry = outer
         return folded, self.heads.weight * carry, inner, outer
@@ -369,7 +389,7 @@ class CfC(nn.Module):
         return ncps_call(self, input, hx, timespans)
 
 
-def ncps_call(model: nn.Module, input: Tensor, hx: Tensor | tuple[Tensor, Tensor] | None,
+def ncps_call(model: CfC | LTC, input: Tensor, hx: Tensor | tuple[Tensor, Tensor] | None,
               timespans: Tensor | float | None) -> tuple[Tensor, Tensor | tuple]:
     """The ncps calling convention shared by :class:`CfC` and ``LTC``: check the
     input, flatten ``hx`` (mixed memory passes ``(h, c)``), run ``model.sequence``
@@ -411,6 +431,7 @@ def wiring_masks(wiring: Wiring) -> list[np.ndarray]:
     for layer in range(wiring.num_layers):
         ids = wiring.get_neurons_of_layer(layer)
         if prev is None:
+            assert wiring.sensory_adjacency_matrix is not None  # set by build()
             src = wiring.sensory_adjacency_matrix[:, ids]
         else:
             src = wiring.adjacency_matrix[np.ix_(prev, ids)]

@@ -19,12 +19,16 @@ The layers still run as a wavefront (see :mod:`liquidcontrol.policies.cfc`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from .cfc import CfCHeads
 
 
 def constant_time(t: Tensor | None) -> float | None:
@@ -64,7 +68,8 @@ def default_wavefront(core: Any, x: Tensor, h: Tensor, t: Tensor | None,
     xt = F.pad(x, (0, 0, 0, lag)).transpose(0, 1).reshape(-1, x.shape[2])
     xp = F.linear(xt, w_x, bias).view(steps + lag, x.shape[0], -1).unbind(0)
     ts = None if c is not None else core._per_neuron(t).unbind(0)
-    ks = offs = None
+    ks: tuple[Tensor, ...] | None = None
+    offs: tuple[Tensor, ...] | None = None
     if keep is not None:
         k_all = core._per_neuron(keep)
         ks, offs = k_all.unbind(0), (0.5 - 0.5 * k_all).unbind(0)  # reset: u -> 1/2
@@ -72,7 +77,11 @@ def default_wavefront(core: Any, x: Tensor, h: Tensor, t: Tensor | None,
                                        torch.tensor(core.sizes, device=x.device))
     u, states = (h + 1.0) * 0.5, []
     for s in range(steps + lag):
-        uu = u if ks is None else torch.cat([u, torch.addcmul(offs[s], u, ks[s])], dim=1)
+        if ks is None:
+            uu = u
+        else:
+            assert offs is not None  # set together with ks
+            uu = torch.cat([u, torch.addcmul(offs[s], u, ks[s])], dim=1)
         z = torch.addmm(xp[s], uu, w_h_t)
         if ts is None:
             s1, s2, gate = torch.sigmoid(z).chunk(3, dim=1)
@@ -97,19 +106,24 @@ class FusedLayout(nn.Module):
     autograd node on every training step).
     """
 
+    # buffers registered in __init__
+    index: Tensor
+    source_mask: Tensor
+
     def __init__(self, input_size: int, sizes: list[int], layers: nn.ModuleList) -> None:
         super().__init__()
-        heads = layers[0].weight.shape[0] // sizes[0]
+        cells = _heads(layers)
+        heads = cells[0].weight.shape[0] // sizes[0]
         total, offsets = sum(sizes), [sum(sizes[:i]) for i in range(len(sizes))]
         # source vector: [0, layer weights (row-major) ..., layer biases ...]
-        w_base = np.cumsum([1] + [m.weight.numel() for m in layers])
-        b_base = np.cumsum([w_base[-1]] + [m.bias.numel() for m in layers])
+        w_base = np.cumsum([1] + [m.weight.numel() for m in cells])
+        b_base = np.cumsum([w_base[-1]] + [m.bias.numel() for m in cells])
         idx_x = np.zeros((heads * total, input_size), np.int64)
         idx_ff, idx_rec = (np.zeros((heads * total, total), np.int64) for _ in range(2))
         idx_b, row = np.zeros(heads * total, np.int64), 0
         for k in range(heads):
             for i, n in enumerate(sizes):
-                width = layers[i].weight.shape[1]
+                width = cells[i].weight.shape[1]
                 for r in range(k * n, (k + 1) * n):
                     cols = w_base[i] + r * width + np.arange(width)
                     if i == 0:
@@ -122,15 +136,21 @@ class FusedLayout(nn.Module):
         index = np.concatenate([a.reshape(-1) for a in (idx_x, idx_ff, idx_rec, idx_b)])
         self.register_buffer("index", torch.as_tensor(index), persistent=False)
         masks = [m.mask.reshape(-1) if m.has_mask else torch.ones(m.weight.numel())
-                 for m in layers]
+                 for m in cells]
         source_mask = torch.cat([torch.zeros(1), *masks, torch.ones(int(b_base[-1] - w_base[-1]))])
         self.register_buffer("source_mask", source_mask, persistent=False)
 
     def gather(self, layers: nn.ModuleList) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """``(w_x, w_ff, w_rec, bias)`` of the current (masked) parameters."""
-        first = layers[0].weight
-        source = torch.cat([first.new_zeros(1), *[m.weight.reshape(-1) for m in layers],
-                            *[m.bias for m in layers]])
+        cells = _heads(layers)
+        first = cells[0].weight
+        source = torch.cat([first.new_zeros(1), *[m.weight.reshape(-1) for m in cells],
+                            *[m.bias for m in cells]])
         flat = (source * self.source_mask)[self.index]
         parts = flat.split([int(np.prod(s)) for s in self.shapes])
         return tuple(p.view(*s) for p, s in zip(parts, self.shapes))  # type: ignore[return-value]
+
+
+def _heads(layers: nn.ModuleList) -> Sequence[CfCHeads]:
+    """``layers`` typed as what it holds (the same module objects, no copy)."""
+    return cast("Sequence[CfCHeads]", layers)

@@ -46,6 +46,19 @@ INIT_RANGES = {
 class LTCCell(nn.Module):
     """One LTC step on a built ``wiring`` (see module docstring for parameters)."""
 
+    # registered by name in __init__
+    gleak: nn.Parameter
+    vleak: nn.Parameter
+    cm: nn.Parameter
+    sigma: nn.Parameter
+    mu: nn.Parameter
+    w: nn.Parameter
+    sensory_sigma: nn.Parameter
+    sensory_mu: nn.Parameter
+    sensory_w: nn.Parameter
+    sparsity_mask: Tensor
+    sensory_sparsity_mask: Tensor
+
     def __init__(self, wiring: Wiring, in_features: int, ode_unfolds: int = 6,
                  epsilon: float = 1e-8) -> None:
         super().__init__()
@@ -156,6 +169,7 @@ class LTC(nn.Module):
                 state = state * keep[:, s]
             h, c = state, None
             if xp is not None:
+                assert self.memory is not None  # xp is only set with a memory cell
                 h, c = self.memory.step_projected(xp[:, s], *state.split(self.state_size, 1))
             h = self.cell.solve(h, num_s[:, s], den_s[:, s], 1.0 if t is None else t[:, s], p)
             states.append(h)

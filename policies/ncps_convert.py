@@ -43,7 +43,7 @@ from torch import nn
 
 from liquidcontrol.errors import LiquidControlError
 
-from .cfc import CfC, CfCHeads
+from .cfc import BackboneCfC, CfC, CfCHeads, LayeredCfC
 from .ltc import LTC
 from .wirings import Wiring
 
@@ -117,16 +117,20 @@ def load_ncps_cfc(ours: CfC, model: Any) -> None:
     """Copy an ``ncps.torch.CfC``'s weights into ``ours`` (same architecture)."""
     cell = model.rnn_cell
     ours.to(next(model.parameters()).dtype)
+    core = ours.core
     if type(cell).__name__ == "WiredCfCCell":
-        for layer, theirs in zip(ours.core.layers, cell._layers):
+        assert isinstance(core, LayeredCfC), "ours needs the same architecture (wired)"
+        for layer, theirs in zip(core.head_layers(), cell._layers):
             _copy_heads(layer, theirs)
     elif cell.backbone_layers == 0:
-        _copy_heads(ours.core.layers[0], cell)
+        assert isinstance(core, LayeredCfC), "ours needs the same architecture (no backbone)"
+        _copy_heads(core.head_layers()[0], cell)
     else:
+        assert isinstance(core, BackboneCfC), "ours needs the same architecture (backbone)"
         linears = [m for m in cell.backbone if isinstance(m, nn.Linear)]
-        for mine, theirs in zip(ours.core.backbone, linears):
+        for mine, theirs in zip(core.backbone, linears):
             mine.load_state_dict(theirs.state_dict())
-        _copy_heads(ours.core.heads, cell)
+        _copy_heads(core.heads, cell)
     if ours.memory is not None:
         ours.memory.load_state_dict(model.lstm.state_dict())
     if ours.fc is not None:

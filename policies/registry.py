@@ -74,7 +74,7 @@ def policy_from_config(kind: str, config: dict[str, Any]) -> RecurrentPolicy:
     return make_policy(kind, obs_dim, act_dim, **config)
 
 
-def _check_kwargs(kind: str, cls: type, kwargs: dict[str, Any], allow_budget: bool) -> None:
+def _check_kwargs(kind: str, cls: type[RecurrentPolicy], kwargs: dict[str, Any], allow_budget: bool) -> None:
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "obs_dim", "act_dim"}
     if allow_budget:
         accepted.discard("hidden")

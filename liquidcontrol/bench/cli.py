@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="target", required=True, metavar="TARGET")
     for name, module_name in TARGETS.items():
         module = importlib.import_module(module_name)
+        assert module.__doc__ is not None, f"{module_name} needs a docstring (the help line)"
         module.add_arguments(sub.add_parser(name, help=module.__doc__.splitlines()[0]))
 
 

@@ -89,7 +89,9 @@ class _Lockstep:
         self.envs, self.agent, self.max_steps = list(envs), agent, max_steps
         self.queue = list(seeds)[::-1]
         self.period = control_period(self.envs[0])
-        self.obs_dim = int(np.prod(self.envs[0].observation_space.shape))
+        shape = self.envs[0].observation_space.shape
+        assert shape is not None, "run_episodes needs an observation space with a shape"
+        self.obs_dim = int(np.prod(shape))
         self.obs = np.zeros((len(self.envs), self.obs_dim), dtype=np.float32)
         self.slots: list[_Episode | None] = [None] * len(self.envs)
         self.records: list[EpisodeRecord] = []
@@ -102,10 +104,10 @@ class _Lockstep:
         seed = self.queue.pop()
         obs, info = self.envs[i].reset(seed=seed)
         self.obs[i] = np.asarray(obs, dtype=np.float32).reshape(-1)
-        self.slots[i] = _Episode(seed)
+        ep = self.slots[i] = _Episode(seed)
         pose = _pose(info)
         if pose is not None:
-            self.slots[i].positions.append(pose)
+            ep.positions.append(pose)
         return True
 
     def step_env(self, i: int, action: np.ndarray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
@@ -160,7 +162,7 @@ def run_episodes(
             run.records.append(run.slots[i].finish(event.infos[i], event.truncated[i], run.period))  # type: ignore[union-attr]
             if progress is not None:
                 progress.update(1)
-            restarted[i] = run.start(i)
+            restarted[i] = run.start(int(i))
             active[i] = restarted[i]
         if restarted.any():
             agent.reset_done(restarted)
@@ -179,7 +181,7 @@ def _lockstep_step(run: _Lockstep, actions: np.ndarray, active: np.ndarray, step
     infos: list[dict[str, Any]] = [{} for _ in range(n)]
     seeds = [slot.seed if slot is not None else None for slot in run.slots]
     for i in np.flatnonzero(active):
-        obs, rewards[i], terminated[i], truncated[i], infos[i] = run.step_env(i, actions[i])
+        obs, rewards[i], terminated[i], truncated[i], infos[i] = run.step_env(int(i), actions[i])
         run.obs[i] = np.asarray(obs, dtype=np.float32).reshape(-1)
     return StepEvent(step, run.envs, obs_before, actions, run.obs.copy(), rewards, terminated, truncated,
                      infos, active.copy(), seeds)

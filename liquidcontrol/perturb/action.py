@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -33,7 +34,7 @@ class ActionNoise(PerturbationWrapper):
         half = (self.high - self.low) / 2.0
         self.sigma = float(sigma_fraction) * np.where(np.isfinite(half), half, 1.0)
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         a = np.asarray(action, dtype=np.float64)
         noisy = np.clip(a + self.rng.normal(0.0, 1.0, a.shape) * self.sigma, self.low, self.high)
         return self.env.step(noisy.astype(self.action_space.dtype))
@@ -57,6 +58,6 @@ class ActionDelay(PerturbationWrapper):
         self.queue = deque(np.array(self.neutral, copy=True) for _ in range(self.steps))
         return obs
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         self.queue.append(np.array(action, dtype=self.action_space.dtype, copy=True))
         return self.env.step(self.queue.popleft())

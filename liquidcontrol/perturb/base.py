@@ -10,7 +10,7 @@ so sweeps are reproducible and comparable across agents.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -46,7 +46,7 @@ class PerturbationWrapper(gym.Wrapper):
         obs, info = self.env.reset(seed=seed, options=options)
         return self.on_reset(obs), info
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         return self.on_step(obs), reward, terminated, truncated, info
 
@@ -99,6 +99,7 @@ def channel_scales(env: gym.Env) -> np.ndarray:
     cos/sin), otherwise 1 unit (1 m, 1 m/s, 1 rad).
     """
     space = env.observation_space
+    assert isinstance(space, gym.spaces.Box), f"channel scales need a Box observation, got {space}"
     low = np.asarray(space.low, dtype=np.float64)
     high = np.asarray(space.high, dtype=np.float64)
     width = high - low

@@ -52,7 +52,9 @@ class ObservationNoise(_ChannelWrapper):
 
     def _noisy(self, obs: np.ndarray) -> np.ndarray:
         values = obs[self.channels] + self.rng.normal(0.0, 1.0, self.channels.size) * self.sigma
-        return self._replace(obs, clip_to_space(values, self.observation_space, self.channels))
+        space = self.observation_space
+        assert isinstance(space, gym.spaces.Box)  # checked by select_channels
+        return self._replace(obs, clip_to_space(values, space, self.channels))
 
     def on_reset(self, obs: np.ndarray) -> np.ndarray:
         return self._noisy(obs)
