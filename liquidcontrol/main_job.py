@@ -31,7 +31,7 @@ DEFAULT_PERTURBATIONS = ["obs_noise", "sensor_dropout", "obs_delay", "action_del
 BUDGETS: dict[str, dict[str, Any]] = {
     "full": dict(max_minutes=9.0),  # DaggerConfig's defaults
     "tiny": dict(demo_episodes=4, bc_epochs=2, iterations=1, episodes_per_iteration=4,
-                 epochs_per_iteration=1, n_envs=4),
+                 epochs_per_iteration=1, validation_episodes=4, n_envs=4),
 }
 
 
@@ -128,7 +128,7 @@ def _export(cfg: MainConfig, out: Path, training: dict[str, Any], evaluation: di
         "observation": ParkingEnv.observation_layout,
         "action": ParkingEnv.action_layout,
         "training": {"recipe": training["recipe"], "best_iteration": record.get("iteration"),
-                     "learner_success_during_training": training["best_success"],
+                     "best_validation_success": training["best_success"],
                      "train_seconds": round(training["train_seconds"], 1)},
         "evaluation": evaluation or {},
     }
@@ -174,7 +174,7 @@ def _summarise(cfg: MainConfig, training: dict[str, Any], clean: list[Any], bund
         "onnx_check": {"torch_success": torch_m.success_rate, "onnx_success": onnx_m.success_rate,
                        "gap": gap, "tolerance": ONNX_TOLERANCE, "passed": gap <= ONNX_TOLERANCE},
         "expert_success": expert.success_rate,
-        "training": {"history": training["history"], "best_learner_success": training["best_success"],
+        "training": {"history": training["history"], "best_validation_success": training["best_success"],
                      "train_seconds": round(training["train_seconds"], 1), "steps": training["steps"]},
         "exit_code": 0 if gap <= ONNX_TOLERANCE else 3,
     }
@@ -205,9 +205,10 @@ def _index_markdown(s: dict[str, Any]) -> str:
     chk = s["onnx_check"]
     lines += ["", f"ONNX closed-loop check: torch {chk['torch_success']:.1%} vs ONNX {chk['onnx_success']:.1%} "
               f"(gap {chk['gap']:.1%}, tolerance {chk['tolerance']:.0%}): {'passed' if chk['passed'] else 'FAILED'}.",
-              "", "## Training (learner success on its own DAgger rollouts)", "",
-              "| iteration | learner success | data steps |", "|---|---|---|"]
-    lines += [f"| {h['iteration']} | {h['learner_success']:.0%} | {h['steps']} |" for h in s["training"]["history"]]
+              "", "## Training (success on 200 fixed validation seeds; on its own DAgger rollouts)", "",
+              "| iteration | validation success | rollout success | data steps |", "|---|---|---|---|"]
+    lines += [f"| {h['iteration']} | {h['validation_success']:.1%} | {h['learner_success']:.0%} | {h['steps']} |"
+              for h in s["training"]["history"]]
     lines += ["", "## Reports", "", f"- [clean evaluation]({files['clean']})"]
     if files["robustness"]:
         lines.append(f"- [robustness sweep]({files['robustness']})")

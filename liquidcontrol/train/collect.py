@@ -70,6 +70,7 @@ def collect_episodes(
     desc: str = "collect",
     wrap: Callable[[gym.Env, int], gym.Env] | None = None,
     max_steps: int | None = None,
+    label: bool = True,
 ) -> tuple[Demonstrations, CollectStats]:
     """Run ``n_episodes`` episodes with seeds ``seed, seed+1, ...``.
 
@@ -80,6 +81,8 @@ def collect_episodes(
     to jitter steering but let the car stop). ``max_steps`` cuts episodes
     short (counted as failures): a learner stuck dithering near the goal would
     otherwise flood the aggregate with hundreds of near-identical states.
+    ``label=False`` skips the expert entirely (a plain, faster rollout of the
+    learner for validation; the recorded actions are then the learner's).
     Returns the episodes with expert labels, and outcome counts.
     """
     if policy is None:
@@ -89,7 +92,9 @@ def collect_episodes(
     envs = [gym.make(env_id, **(env_kwargs or {})) for _ in range(n_envs)]
     if wrap is not None:
         envs = [wrap(e, seed + 7919 * i) for i, e in enumerate(envs)]
-    experts = [make_expert(env_id) for _ in range(n_envs)]
+    if policy is None and not label:
+        raise LiquidControlError("an unlabelled rollout needs a policy to drive.")
+    experts = [make_expert(env_id) if label else None for _ in range(n_envs)]
     run = _Lockstep(envs, experts, policy, beta, rng, action_noise, max_steps)
     noise_meta = np.asarray(action_noise, dtype=float).tolist()
     demos = Demonstrations(meta={"env_id": env_id, "seed": seed, "beta": beta, "action_noise": noise_meta})
@@ -143,7 +148,8 @@ class _Lockstep:
         self.obs[i] = obs
         self.active[i] = True
         self.buf[i] = dict(obs=[], act=[], dt=[])
-        self.experts[i].reset()
+        if self.experts[i] is not None:
+            self.experts[i].reset()
         if self.noise is not None:
             self.noise.reset(i)
         if self.state is not None:
@@ -163,7 +169,12 @@ class _Lockstep:
         noise = self.noise.sample() if self.noise is not None else None
         finished = []
         for i in np.flatnonzero(self.active):
-            label = np.asarray(self.experts[i].act(self.envs[i]), dtype=np.float32)
+            expert = self.experts[i]
+            if expert is None:
+                assert learner is not None
+                label = learner[i].astype(np.float32)
+            else:
+                label = np.asarray(expert.act(self.envs[i]), dtype=np.float32)
             executed = label
             if learner is not None and self.rng.random() >= self.beta:
                 executed = learner[i]

@@ -5,12 +5,15 @@ Reads top to bottom:
 1. set-up (output folder, resume, TensorBoard);
 2. iteration 0: the expert drives with smooth noise on the executed action
    (clean labels), and the policy is cloned from that (``bc.fit``);
-3. iterations 1..N: the learner drives, the expert labels every state it
-   visits, data aggregate, the policy is refitted with a decaying learning
-   rate. The learner's success on these fresh seeds selects the best
-   checkpoint: tiny recurrent policies swing a lot between iterations.
+3. iterations 1..N: the policy first drives alone on fixed validation
+   seeds (its success there selects the checkpoint that ships: tiny
+   recurrent policies swing a lot between iterations); then it drives on
+   fresh seeds, the expert labels every state it visits, data aggregate,
+   and the policy is refitted with a decaying learning rate. A last
+   validation scores the final fit.
 
-Training seeds start at 1,000,000 so they never overlap evaluation seeds.
+Seeds: evaluation uses 0 .. 899,999, validation 900,000 and up, training
+1,000,000 and up, so the three never overlap.
 Checkpoints are written after every BC epoch and every DAgger iteration;
 ``resume=True`` continues from the last one; Ctrl-C saves and exits cleanly.
 """
@@ -33,6 +36,7 @@ from liquidcontrol.train.collect import collect_episodes
 from liquidcontrol.train.data import Demonstrations
 
 TRAIN_SEED_BASE = 1_000_000
+VALIDATION_SEED_BASE = 900_000  # checkpoint selection; evaluation uses seeds below 900,000
 
 
 @dataclass
@@ -48,10 +52,11 @@ class DaggerConfig(FitConfig):
     demo_episodes: int = option(64, "expert episodes recorded for behaviour cloning")
     demo_noise: list[float] = option([0.1, 0.0], "OU noise per action dimension on the expert's executed action (labels stay clean)")
     bc_epochs: int = option(40, "behaviour-cloning passes over the demonstrations")
-    iterations: int = option(12, "DAgger refits (one more learner rollout scores the last)")
+    iterations: int = option(16, "DAgger rounds of rollout, labelling and refit (a last validation scores the final fit)")
     episodes_per_iteration: int = option(64, "learner episodes per DAgger iteration")
     epochs_per_iteration: int = option(20, "passes over the aggregated data per iteration")
     lr_decay: float = option(0.9, "learning-rate factor per DAgger iteration")
+    validation_episodes: int = option(200, "episodes on fixed validation seeds scoring each round (0: use the DAgger rollouts)")
     rollout_steps: int = option(500, "DAgger rollouts stop after this many steps (counted as failures)")
     beta: float = option(0.0, "probability that the expert executes a step in DAgger rollouts")
     n_envs: int = option(16, "envs stepped in lockstep")
@@ -162,32 +167,51 @@ def _behaviour_cloning(config: DaggerConfig, out: Path, run: _Run, rng: np.rando
     _save(config, out, run)
 
 
+def _validate(config: DaggerConfig, run: _Run) -> float:
+    """Success of the current policy driving alone on the fixed validation seeds."""
+    if config.validation_episodes <= 0:
+        return float("nan")
+    _, stats = collect_episodes(
+        config.env_id, config.validation_episodes, VALIDATION_SEED_BASE, policy=run.policy, label=False,
+        n_envs=config.n_envs, progress=config.progress, desc="validate")
+    return stats.success_rate
+
+
 def _dagger_iteration(config: DaggerConfig, out: Path, run: _Run, rng: np.random.Generator, writer: Any) -> None:
-    """Collect with the current learner (scoring it), keep it if best, refit."""
+    """Score the current learner on the validation seeds (keep it if best),
+    then let it drive on fresh seeds, label, aggregate and refit."""
     it = run.iteration
     run.policy.eval()
-    seed = TRAIN_SEED_BASE + 100_000 * config.seed + 10_000 * it
-    new, stats = collect_episodes(
-        config.env_id, config.episodes_per_iteration, seed, policy=run.policy, beta=config.beta,
-        n_envs=config.n_envs, max_steps=config.rollout_steps, progress=config.progress, desc=f"DAgger {it}/{config.iterations + 1}")
-    writer.add_scalar("success/learner", stats.success_rate, it)
+    final = it == config.iterations + 1  # the last round only scores the final fit
+    val = _validate(config, run)
+    learner = float("nan")
+    if not final:
+        seed = TRAIN_SEED_BASE + 100_000 * config.seed + 10_000 * it
+        new, stats = collect_episodes(
+            config.env_id, config.episodes_per_iteration, seed, policy=run.policy, beta=config.beta,
+            n_envs=config.n_envs, max_steps=config.rollout_steps, progress=config.progress,
+            desc=f"DAgger {it}/{config.iterations}")
+        learner = stats.success_rate
+        writer.add_scalar("success/learner", learner, it)
+    writer.add_scalar("success/validation", val, it)
+    score = learner if np.isnan(val) else val
     assert run.history is not None
-    run.history.append({"iteration": it, "learner_success": stats.success_rate, "steps": run.demos.num_steps})
-    if stats.success_rate >= run.best_success:
-        run.best_success = stats.success_rate
-        save_checkpoint(out / "best", run.policy, {"iteration": it, "learner_success": stats.success_rate,
+    run.history.append({"iteration": it, "validation_success": val, "learner_success": learner,
+                        "steps": run.demos.num_steps})
+    if score >= run.best_success:
+        run.best_success = score
+        save_checkpoint(out / "best", run.policy, {"iteration": it, "validation_success": val,
+                                                  "learner_success": learner,
                                                   "recipe": {"algo": "dagger", **asdict(config)}})
-    print(f"DAgger {it}: learner success {stats.success_rate:.2f} on {stats.episodes} episodes "
-          f"(best {run.best_success:.2f}), data {run.demos.num_steps} steps")
-    if it == config.iterations + 1:  # the last rollout only scores the final fit
-        run.iteration += 1
-        _save(config, out, run)
-        return
-    new.save(out / "data" / f"iter_{it:03d}.npz")
-    run.demos.extend(new)
-    for group in run.optimizer.param_groups:
-        group["lr"] = config.lr * config.lr_decay ** it
-    fit(run.policy, run.optimizer, run.demos, config.epochs_per_iteration, config, rng, writer,
-        step0=config.bc_epochs + it * config.epochs_per_iteration, progress=config.progress, desc=f"refit {it}")
+    print(f"DAgger {it}: validation success {val:.3f}, learner success on its rollouts {learner:.2f} "
+          f"(best {run.best_success:.3f}), data {run.demos.num_steps} steps", flush=True)
+    if not final:
+        new.save(out / "data" / f"iter_{it:03d}.npz")
+        run.demos.extend(new)
+        for group in run.optimizer.param_groups:
+            group["lr"] = config.lr * config.lr_decay ** it
+        fit(run.policy, run.optimizer, run.demos, config.epochs_per_iteration, config, rng, writer,
+            step0=config.bc_epochs + it * config.epochs_per_iteration, progress=config.progress,
+            desc=f"refit {it}")
     run.iteration += 1
     _save(config, out, run)

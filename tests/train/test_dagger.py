@@ -19,7 +19,7 @@ from liquidcontrol.train.checkpoint import load_checkpoint, read_progress
 from liquidcontrol.train.dagger import DaggerConfig, train
 
 TINY = dict(demo_episodes=4, bc_epochs=2, iterations=1, episodes_per_iteration=4, epochs_per_iteration=1,
-            n_envs=4, progress=False)
+            validation_episodes=4, n_envs=4, progress=False)
 
 
 def test_tiny_run_writes_checkpoint_best_and_data(tmp_path):
@@ -30,7 +30,8 @@ def test_tiny_run_writes_checkpoint_best_and_data(tmp_path):
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["iter_000.npz", "iter_001.npz"]
     assert progress["data_files"] == ["iter_000.npz", "iter_001.npz"]
     policy, record, _ = load_checkpoint(tmp_path / "best")
-    assert policy.kind == "cfc-ncp" and record["learner_success"] == summary["best_success"]
+    assert policy.kind == "cfc-ncp" and record["validation_success"] == summary["best_success"]
+    assert all(0.0 <= h["validation_success"] <= 1.0 for h in summary["history"])
     assert float(policy.obs_std.min()) > 0 and not np.allclose(policy.obs_mean.numpy(), 0)  # normalisation set
     assert list((tmp_path / "tb").iterdir())  # TensorBoard events
 
@@ -51,7 +52,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
 def _start(out: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "liquidcontrol", "train", "dagger", "--out", str(out), "--demo-episodes", "4",
            "--bc-epochs", "40", "--iterations", "2", "--episodes-per-iteration", "4", "--epochs-per-iteration", "1",
-           "--n-envs", "4", "--progress", "false", *extra]
+           "--validation-episodes", "4", "--n-envs", "4", "--progress", "false", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
 
