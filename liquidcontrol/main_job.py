@@ -48,6 +48,7 @@ class MainConfig:
     sweep_episodes: int = option(50, "episodes per perturbed condition")
     severities: list[int] = option([1, 3, 5], "severities of the perturbation sweep")
     perturbations: list[str] = option(list(DEFAULT_PERTURBATIONS), "perturbations of the sweep")
+    train_perturbations: list[str] = option([], "perturbations ('name:severity') the learner meets in half of its DAgger rollouts; reported as seen in training")
     n_envs: int = option(16, "envs stepped in lockstep during evaluation")
     resume: bool = option(False, "continue an interrupted training run in --out")
     progress: bool = option(True, "show progress bars")
@@ -77,8 +78,10 @@ def main_job(cfg: MainConfig) -> dict[str, Any]:
     """Run every stage; returns the summary written to ``report/summary.json``."""
     import liquidcontrol.envs  # noqa: F401 - registers the env ids
     from liquidcontrol.perturb import PERTURBATIONS
+    from liquidcontrol.perturb.registry import parse_item
 
-    unknown = [p for p in cfg.perturbations if p not in PERTURBATIONS]
+    names = list(cfg.perturbations) + [parse_item(p)[0] for p in cfg.train_perturbations]
+    unknown = [p for p in names if p not in PERTURBATIONS]
     if unknown:
         raise LiquidControlError(f"unknown perturbation(s) {unknown}; choose from {sorted(PERTURBATIONS)}.")
     out, clock = Path(cfg.out), _Clock()
@@ -110,7 +113,8 @@ def _train(cfg: MainConfig, folder: Path) -> dict[str, Any]:
     if cfg.budget not in BUDGETS:
         raise LiquidControlError(f"unknown budget {cfg.budget!r}; choose from {sorted(BUDGETS)}.")
     dagger = DaggerConfig(env_id=ENV_ID, kind=cfg.kind, units=cfg.units, seed=cfg.seed, out=str(folder),
-                          resume=cfg.resume, progress=cfg.progress, **BUDGETS[cfg.budget])
+                          resume=cfg.resume, progress=cfg.progress, train_perturbations=cfg.train_perturbations,
+                          **BUDGETS[cfg.budget])
     summary = train(dagger)
     summary["recipe"] = {"algo": "bc+dagger", **asdict(dagger)}
     return summary
@@ -147,6 +151,7 @@ def _evaluate(cfg: MainConfig, policy: Any, bundle: Path) -> tuple[list[Any], li
         sweep_conditions,
         torch_agent,
     )
+    from liquidcontrol.perturb.registry import parse_item
 
     clean_only = sweep_conditions([], severities=[])
     common = dict(n_envs=cfg.n_envs, progress=cfg.progress)
@@ -156,7 +161,8 @@ def _evaluate(cfg: MainConfig, policy: Any, bundle: Path) -> tuple[list[Any], li
     sweep = []
     if cfg.perturbations and cfg.severities:
         conds = sweep_conditions(cfg.perturbations, severities=cfg.severities)
-        seen = ["action_noise"]  # demonstrations are driven with OU noise on the actions
+        # Demonstrations are driven with OU noise on the steering: action noise counts as seen.
+        seen = sorted({"action_noise"} | {parse_item(p)[0] for p in cfg.train_perturbations})
         sweep = [evaluate(a, ENV_ID, conds, cfg.sweep_episodes, EVAL_SEED, seen_in_training=seen, **common)  # type: ignore[arg-type]
                  for a in agents[:2]]
     return clean, sweep

@@ -24,3 +24,13 @@ def test_exception_mid_write_keeps_old_file(tmp_path):
             raise RuntimeError("killed")
     assert path.read_text().strip().startswith("{") and '"v": 1' in path.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["b.json"]
+
+
+def test_saved_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    path = atomic_write_text(tmp_path / "c.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

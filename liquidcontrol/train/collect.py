@@ -76,7 +76,9 @@ def collect_episodes(
 
     ``policy=None`` means the expert drives (``beta`` is then 1). Each step
     executes the expert's action with probability ``beta`` and the learner's
-    otherwise, plus OU noise of scale ``action_noise`` (in action units; one
+    otherwise (``wrap(env, index)`` may add perturbation wrappers to env
+    ``index``: the learner then sees perturbed observations while the expert
+    labels from the true state), plus OU noise of scale ``action_noise`` (in action units; one
     value for every action dimension or one per dimension, e.g. ``[0.1, 0]``
     to jitter steering but let the car stop). ``max_steps`` cuts episodes
     short (counted as failures): a learner stuck dithering near the goal would
@@ -91,7 +93,7 @@ def collect_episodes(
     n_envs = max(1, min(n_envs, n_episodes))
     envs = [gym.make(env_id, **(env_kwargs or {})) for _ in range(n_envs)]
     if wrap is not None:
-        envs = [wrap(e, seed + 7919 * i) for i, e in enumerate(envs)]
+        envs = [wrap(e, i) for i, e in enumerate(envs)]
     if policy is None and not label:
         raise LiquidControlError("an unlabelled rollout needs a policy to drive.")
     experts = [make_expert(env_id) if label else None for _ in range(n_envs)]

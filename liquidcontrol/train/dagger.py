@@ -57,6 +57,7 @@ class DaggerConfig(FitConfig):
     epochs_per_iteration: int = option(20, "passes over the aggregated data per iteration")
     lr_decay: float = option(0.9, "learning-rate factor per DAgger iteration")
     validation_episodes: int = option(200, "episodes on fixed validation seeds scoring each round (0: use the DAgger rollouts)")
+    train_perturbations: list[str] = option([], "perturbations ('name:severity') applied to half of the DAgger rollout envs; the expert labels from the true state")
     rollout_steps: int = option(500, "DAgger rollouts stop after this many steps (counted as failures)")
     beta: float = option(0.0, "probability that the expert executes a step in DAgger rollouts")
     n_envs: int = option(16, "envs stepped in lockstep")
@@ -167,6 +168,18 @@ def _behaviour_cloning(config: DaggerConfig, out: Path, run: _Run, rng: np.rando
     _save(config, out, run)
 
 
+def _perturb_half(config: DaggerConfig, seed: int) -> Any:
+    """A ``wrap`` for collect_episodes: even-numbered envs get the training perturbations."""
+    if not config.train_perturbations:
+        return None
+    from liquidcontrol.perturb import apply_perturbations
+
+    def wrap(env: Any, index: int) -> Any:
+        return apply_perturbations(env, config.train_perturbations, seed + index) if index % 2 == 0 else env
+
+    return wrap
+
+
 def _validate(config: DaggerConfig, run: _Run) -> float:
     """Success of the current policy driving alone on the fixed validation seeds."""
     if config.validation_episodes <= 0:
@@ -190,7 +203,7 @@ def _dagger_iteration(config: DaggerConfig, out: Path, run: _Run, rng: np.random
         new, stats = collect_episodes(
             config.env_id, config.episodes_per_iteration, seed, policy=run.policy, beta=config.beta,
             n_envs=config.n_envs, max_steps=config.rollout_steps, progress=config.progress,
-            desc=f"DAgger {it}/{config.iterations}")
+            desc=f"DAgger {it}/{config.iterations}", wrap=_perturb_half(config, seed))
         learner = stats.success_rate
         writer.add_scalar("success/learner", learner, it)
     writer.add_scalar("success/validation", val, it)
