@@ -53,17 +53,23 @@ class ParkingEnv(gym.Env):
 
     **Observation** (float32, shape (14,); see ``observation_layout``):
 
-    =====  =======================================================  =====
-    index  meaning                                                  unit
-    =====  =======================================================  =====
-    0, 1   car centre x, y in the slot frame                        m
-    2, 3   cos, sin of the car heading in the slot frame            -
-    4      longitudinal speed (negative when reversing)             m/s
-    5      steering angle (mean of the two front wheels)            rad
-    6-13   rangefinders at 6 cm height: front, front-left, left,    m
-           rear-left, rear, rear-right, right, front-right
-           (corners at 45 deg), clipped to 2.0; no echo reads 2.0
-    =====  =======================================================  =====
+    =====  ================================================  =====  =====
+    index  meaning                                           unit   scale
+    =====  ================================================  =====  =====
+    0, 1   car centre x, y in the slot frame                 m      0.5
+    2, 3   cos, sin of the car heading in the slot frame     -      0.2
+    4      longitudinal speed (negative when reversing)      m/s    0.5
+    5      steering angle (mean of the two front wheels)     rad    0.38
+    6-13   rangefinders at 6 cm height: front, front-left,   m      1.0
+           left, rear-left, rear, rear-right, right,
+           front-right (corners at 45 deg), clipped to 2.0;
+           no echo reads 2.0
+    =====  ================================================  =====  =====
+
+    ``scale`` is the channel's nominal sensor scale: perturbations express
+    noise and drift as fractions of it (``obs_noise`` severity 1 is 2.5 cm
+    on x and y, 5 cm on a range reading), so severities mean something
+    physical for a 1:10 car rather than a fraction of the arena size.
 
     **Action** (float32 in [-1, 1]^2; see ``action_layout``):
 
@@ -104,14 +110,14 @@ class ParkingEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
     control_period = 0.05
-    observation_layout: list[dict[str, str]] = [
-        {"name": "x", "unit": "m", "group": "pose"},
-        {"name": "y", "unit": "m", "group": "pose"},
-        {"name": "cos_heading", "unit": "1", "group": "pose"},
-        {"name": "sin_heading", "unit": "1", "group": "pose"},
-        {"name": "speed", "unit": "m/s", "group": "speed"},
-        {"name": "steering", "unit": "rad", "group": "steer"},
-    ] + [{"name": name, "unit": "m", "group": "range"} for name in pc.RANGE_SENSORS]
+    observation_layout: list[dict[str, Any]] = [
+        {"name": "x", "unit": "m", "group": "pose", "scale": 0.5},
+        {"name": "y", "unit": "m", "group": "pose", "scale": 0.5},
+        {"name": "cos_heading", "unit": "1", "group": "pose", "scale": 0.2},
+        {"name": "sin_heading", "unit": "1", "group": "pose", "scale": 0.2},
+        {"name": "speed", "unit": "m/s", "group": "speed", "scale": 0.5},
+        {"name": "steering", "unit": "rad", "group": "steer", "scale": pc.MAX_STEER},
+    ] + [{"name": name, "unit": "m", "group": "range", "scale": 1.0} for name in pc.RANGE_SENSORS]
     action_layout: list[dict[str, Any]] = [
         {"name": "steering", "unit": "rad", "scale": pc.MAX_STEER},
         {"name": "speed", "unit": "m/s", "scale": pc.MAX_SPEED},
