@@ -213,13 +213,18 @@ def _index_markdown(s: dict[str, Any]) -> str:
               f"(gap {chk['gap']:.1%}, tolerance {chk['tolerance']:.0%}): {'passed' if chk['passed'] else 'FAILED'}.",
               "", "## Training (success on 200 fixed validation seeds; on its own DAgger rollouts)", "",
               "| iteration | validation success | rollout success | data steps |", "|---|---|---|---|"]
-    lines += [f"| {h['iteration']} | {h['validation_success']:.1%} | {h['learner_success']:.0%} | {h['steps']} |"
+    lines += [f"| {h['iteration']} | {_pct(h['validation_success'])} | {_pct(h['learner_success'])} | {h['steps']} |"
               for h in s["training"]["history"]]
     lines += ["", "## Reports", "", f"- [clean evaluation]({files['clean']})"]
     if files["robustness"]:
         lines.append(f"- [robustness sweep]({files['robustness']})")
     lines += [f"- [episode video]({files['video']})", ""]
     return "\n".join(lines)
+
+
+def _pct(value: float) -> str:
+    """A rate as a percentage; NaN (not measured in that round) as a dash."""
+    return "–" if value != value else f"{value:.1%}"
 
 
 def _index_html(s: dict[str, Any]) -> str:
