@@ -11,7 +11,8 @@ calls per layer:
 - positivity (softplus) applied to LTC parameters;
 - the affine action map folded into the final linear layer when there is one.
 
-Folding is done in float64, then stored as float32.
+Folding is done and stored in float64: folding the normalisation into the
+weights makes large terms that cancel, which float32 would round badly.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ Arrays = dict[str, np.ndarray]
 
 
 def numpy_program(policy: Any) -> dict[str, np.ndarray]:
-    """Arrays for ``np.savez``: float32 weights plus the JSON program under ``__program__``."""
+    """Arrays for ``np.savez``: float64 weights plus the JSON program under ``__program__``."""
     from liquidcontrol.export import numpy_kinds
 
     kind = str(getattr(policy, "kind", ""))
@@ -83,7 +84,7 @@ class ProgramBuilder:
         spec = {**spec, "prefix": prefix}
         self.blocks.append(spec)
         for key, value in arrays.items():
-            self._arrays[prefix + key] = np.array(f64(value), dtype=np.float32, order="C")
+            self._arrays[prefix + key] = np.array(f64(value), dtype=np.float64, order="C")
 
     def add_linear(self, w: np.ndarray, b: np.ndarray, activation: str = "none", last: bool = False) -> None:
         """A dense layer; ``w`` [n_in, n_out]. ``last=True`` folds the action map in."""

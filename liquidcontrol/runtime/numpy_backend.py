@@ -1,6 +1,6 @@
 """Pure-numpy single step of every model kind, from ``weights.npz``.
 
-``weights.npz`` (read with ``allow_pickle=False``) holds float32 arrays and
+``weights.npz`` (read with ``allow_pickle=False``) holds float64 arrays and
 one JSON string ``__program__`` describing a chain of *blocks*; the exporter
 (:mod:`liquidcontrol.export.numpy_weights`) has already fused and folded
 everything that does not change between steps: sparsity masks multiplied
@@ -74,7 +74,7 @@ def read_program(path: Path) -> tuple[Arrays, dict[str, Any]]:
         raise LiquidControlError(f"cannot read the numpy weights {path}: the file is corrupt ({type(exc).__name__}).") from None
     if program.get("format_version") != PROGRAM_VERSION:
         raise LiquidControlError(f"{path} has program version {program.get('format_version')}; this runtime reads {PROGRAM_VERSION}.")
-    return {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}, program
+    return {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}, program
 
 
 def _prefixed(arrays: Arrays, prefix: str) -> Arrays:

@@ -79,8 +79,8 @@ def build_fast_cfc(sizes: list[int], mode: str, a: Arrays, in0: int) -> FastStep
     big_a[h_off:h_off + rec_a.size], big_b[h_off:h_off + rec_b.size] = rec_a.ravel(), rec_b.ravel()
     out_map = None
     if "out_scale" in a:  # [h_last, 1] @ [[diag(scale)], [shift]] = h_last * scale + shift
-        out_map = np.vstack([np.diag(a["out_scale"]), a["out_shift"][None]]).astype(np.float32)
-    return _stepper(sizes, mode, big_a.astype(np.float32), big_b.astype(np.float32), regions, out_map)
+        out_map = np.vstack([np.diag(a["out_scale"]), a["out_shift"][None]]).astype(np.float64)
+    return _stepper(sizes, mode, big_a.astype(np.float64), big_b.astype(np.float64), regions, out_map)
 
 
 def _stepper(sizes: list[int], mode: str, big_a: np.ndarray, big_b: np.ndarray,
@@ -88,12 +88,12 @@ def _stepper(sizes: list[int], mode: str, big_a: np.ndarray, big_b: np.ndarray,
     flat = np.empty_like(big_a)
     views = {name: flat[off:off + int(np.prod(shape))].reshape(shape) for name, off, shape in regions}
     total, last = sum(sizes), sizes[-1]
-    pre = np.empty(H * total, dtype=np.float32)
-    coef_dot = np.array(_COEF[mode], dtype=np.float32).dot
-    new = np.ones(total + 1, dtype=np.float32)  # [h of every layer | 1]; the 1 feeds the action map
+    pre = np.empty(H * total, dtype=np.float64)
+    coef_dot = np.array(_COEF[mode], dtype=np.float64).dot
+    new = np.ones(total + 1, dtype=np.float64)  # [h of every layer | 1]; the 1 feeds the action map
     layers, col, row = [], 0, 0
     for i, n in enumerate(sizes):
-        q = np.empty((6, n), dtype=np.float32)  # rows: t1, t2, g, g, g t1, g t2
+        q = np.empty((6, n), dtype=np.float64)  # rows: t1, t2, g, g, g t1, g t2
         layers.append((views[f"x{i}"], pre[col:col + H * n], q, q[:4].reshape(-1), q[2:4].reshape(-1),
                        q[:2].reshape(-1), q[4:].reshape(-1), new[row:row + n]))
         col, row = col + H * n, row + n
@@ -105,7 +105,7 @@ def _stepper(sizes: list[int], mode: str, big_a: np.ndarray, big_b: np.ndarray,
         # Outputs are passed positionally: keyword parsing costs ~20 % per call here.
         seconds = dt.item()
         if seconds != last_dt[0]:  # at a steady rate this never runs
-            mul(big_a, np.float32(seconds), flat)
+            mul(big_a, np.float64(seconds), flat)
             add(flat, big_b, flat)
             last_dt[0] = seconds
         state[0].dot(w_h, pre)
