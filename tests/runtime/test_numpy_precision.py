@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from liquidcontrol.policies.registry import make_policy
 
 from liquidcontrol.export import save_bundle
-from liquidcontrol.policies.registry import make_policy
 from liquidcontrol.runtime import PolicyRunner
 
 OBS_DIM = 8
