@@ -121,7 +121,7 @@ def train(config: BCConfig) -> dict[str, Any]:
     first = demos.episodes[0]
     period = float(np.median(first.dt)) if len(first) else 0.05
     policy = build_policy(config.kind, first.obs.shape[1], first.act.shape[1], config.units, period, config.seed)
-    policy.set_normalization(*demos.obs_stats())
+    policy.set_normalization(*demos.obs_stats(std_floor=0.05))
     optimizer = make_optimizer(policy.parameters(), config)
     start = time.perf_counter()
     out = Path(config.out)

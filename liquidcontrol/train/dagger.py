@@ -58,6 +58,7 @@ class DaggerConfig(FitConfig):
     lr_decay: float = option(0.9, "learning-rate factor per DAgger iteration")
     validation_episodes: int = option(200, "episodes on fixed validation seeds scoring each round (0: use the DAgger rollouts)")
     train_perturbations: list[str] = option([], "perturbations ('name:severity') applied to half of the DAgger rollout envs; the expert labels from the true state")
+    obs_std_floor: float = option(0.05, "lower bound of the observation std used for normalisation, in each channel's unit")
     rollout_steps: int = option(500, "DAgger rollouts stop after this many steps (counted as failures)")
     beta: float = option(0.0, "probability that the expert executes a step in DAgger rollouts")
     n_envs: int = option(16, "envs stepped in lockstep")
@@ -156,7 +157,7 @@ def _behaviour_cloning(config: DaggerConfig, out: Path, run: _Run, rng: np.rando
             action_noise=config.demo_noise, n_envs=config.n_envs, progress=config.progress, desc="expert demos")
         run.demos.save(data_file)
         writer.add_scalar("success/expert_noisy", stats.success_rate, 0)
-        run.policy.set_normalization(*run.demos.obs_stats())
+        run.policy.set_normalization(*run.demos.obs_stats(config.obs_std_floor))
 
     def on_epoch(epoch: int, loss: float) -> None:
         run.bc_epoch += 1

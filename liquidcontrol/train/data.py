@@ -65,10 +65,16 @@ class Demonstrations:
         for ep in other.episodes:
             self.add(ep)
 
-    def obs_stats(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel mean and std over all steps (for policy normalisation)."""
+    def obs_stats(self, std_floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel mean and std over all steps (for policy normalisation).
+
+        ``std_floor`` (in each channel's unit) bounds the std from below: a
+        sensor that barely varied in the demonstrations (a rangefinder that
+        always read its maximum) would otherwise turn a few centimetres of
+        noise into an input tens of standard deviations out.
+        """
         obs = np.concatenate([e.obs for e in self.episodes])
-        return obs.mean(axis=0), obs.std(axis=0)
+        return obs.mean(axis=0), np.maximum(obs.std(axis=0), std_floor)
 
     def save(self, path: str | Path) -> Path:
         if not self.episodes:

@@ -68,3 +68,12 @@ def test_failed_save_keeps_previous_file(tmp_path):
     with pytest.raises(LiquidControlError):
         Demonstrations().save(path)  # empty: refused, old file intact
     assert path.read_bytes() == before
+
+
+def test_obs_std_floor_bounds_near_constant_channels():
+    ep = Episode(np.stack([np.full(50, 2.0), np.linspace(-1, 1, 50)], axis=1).astype(np.float32),
+                 np.zeros((50, 2), np.float32), np.full(50, 0.05, np.float32))
+    demos = Demonstrations(episodes=[ep])
+    mean, std = demos.obs_stats(std_floor=0.05)
+    assert std[0] == pytest.approx(0.05) and mean[0] == pytest.approx(2.0)
+    assert std[1] == pytest.approx(np.linspace(-1, 1, 50).std(), rel=1e-5)
