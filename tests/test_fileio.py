@@ -34,3 +34,17 @@ def test_saved_files_get_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_writers_that_recreate_the_file_still_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    with atomic_path(tmp_path / "d.bin") as tmp:
+        tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, b"x")
+        os.close(fd)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "d.bin").stat().st_mode) == 0o666 & ~mask
