@@ -19,11 +19,14 @@ from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.runtime import PolicyRunner, available_pretrained, load_card, pretrained
 
 NAME = "parking_cfc_ncp12"
+# The default bundle (clean training) and the one trained with rain and sensor noise.
+BUNDLES = [NAME, "parking_cfc_ncp12_rain"]
 
 
-def test_bundle_is_listed_and_described():
-    assert NAME in available_pretrained()
-    card = load_card(pretrained(NAME))
+@pytest.mark.parametrize("name", BUNDLES)
+def test_bundle_is_listed_and_described(name):
+    assert name in available_pretrained()
+    card = load_card(pretrained(name))
     assert card.env_id == "liquidcontrol/Parking-v0"
     assert card.model_kind == "cfc-ncp" and card.neurons["total"] == 12
     assert card.evaluation["cfc-ncp (torch)"]["episodes"] >= 500
@@ -41,8 +44,9 @@ def test_located_without_importing_torch():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_parks_on_held_out_seeds_with_both_backends():
-    runners = [PolicyRunner(pretrained(NAME), backend=b) for b in ("numpy", "onnxruntime")]
+@pytest.mark.parametrize("name", BUNDLES)
+def test_parks_on_held_out_seeds_with_both_backends(name):
+    runners = [PolicyRunner(pretrained(name), backend=b) for b in ("numpy", "onnxruntime")]
     env = gym.make("liquidcontrol/Parking-v0")
     successes = 0
     for seed in range(20):
@@ -56,4 +60,9 @@ def test_parks_on_held_out_seeds_with_both_backends():
             obs, _, term, trunc, info = env.step(a_np)
             done, step = term or trunc, step + 1
         successes += bool(info["is_success"])
-    assert successes >= 17  # card claims >= 95 %; 17/20 leaves room for sampling noise
+    assert successes >= 17  # cards claim >= 95 %; 17/20 leaves room for sampling noise
+
+
+def test_rain_bundle_records_its_training_perturbations():
+    recipe = load_card(pretrained("parking_cfc_ncp12_rain")).training["recipe"]
+    assert recipe["train_perturbations"] == ["rain:2", "obs_noise:1"]
