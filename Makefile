@@ -11,6 +11,7 @@ main: setup
 
 test: setup
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 test-slow: setup
