@@ -89,7 +89,8 @@ def main_job(cfg: MainConfig) -> dict[str, Any]:
     training = _train(cfg, out / "train")
     clock.stage("train", t)
     t = time.perf_counter()
-    policy, bundle = _export(cfg, out, training)
+    policy, record = _load_best(training)
+    bundle = _export(out, policy, record, training)
     clock.stage("export", t)
     t = time.perf_counter()
     clean, sweep = _evaluate(cfg, policy, bundle)
@@ -97,7 +98,7 @@ def main_job(cfg: MainConfig) -> dict[str, Any]:
     t = time.perf_counter()
     summary = _summarise(cfg, training, clean, bundle)
     _write_reports(cfg, out / "report", policy, clean, sweep, summary)
-    _export(cfg, out, training, evaluation=summary["clean"])  # card carries the results
+    _export(out, policy, record, training, evaluation=summary["clean"])
     clock.stage("report", t)
     summary["seconds"] = clock.stages
     from liquidcontrol.fileio import atomic_write_json
@@ -120,13 +121,20 @@ def _train(cfg: MainConfig, folder: Path) -> dict[str, Any]:
     return summary
 
 
-def _export(cfg: MainConfig, out: Path, training: dict[str, Any], evaluation: dict | None = None) -> tuple[Any, Path]:
-    from liquidcontrol.envs import ParkingEnv
-    from liquidcontrol.export import save_bundle
+def _load_best(training: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     from liquidcontrol.train.checkpoint import load_checkpoint
 
     policy, record, _ = load_checkpoint(training["best"])
-    policy.eval()
+    return policy.eval(), record
+
+
+def _export(out: Path, policy: Any, record: dict[str, Any], training: dict[str, Any],
+            evaluation: dict | None = None) -> Path:
+    """Write the bundle; called again after evaluation so the card (in card.json
+    and in the ONNX metadata) carries the results."""
+    from liquidcontrol.envs import ParkingEnv
+    from liquidcontrol.export import save_bundle
+
     fields = {
         "env_id": ENV_ID,
         "observation": ParkingEnv.observation_layout,
@@ -138,7 +146,7 @@ def _export(cfg: MainConfig, out: Path, training: dict[str, Any], evaluation: di
     }
     bundle = out / "bundle"
     save_bundle(bundle, policy, fields)
-    return policy, bundle
+    return bundle
 
 
 def _evaluate(cfg: MainConfig, policy: Any, bundle: Path) -> tuple[list[Any], list[Any]]:

@@ -106,6 +106,7 @@ class BCConfig(FitConfig):
     kind: str = option("cfc-ncp", "model kind (see liquidcontrol.policies.MODEL_KINDS)")
     units: int = option(12, "neurons (liquid kinds) or hidden units (baselines)")
     epochs: int = option(30, "passes over the data")
+    obs_std_floor: float = option(0.05, "lower bound of the observation std used for normalisation, in each channel's unit")
     seed: int = option(0, "random seed for weights and batching")
     out: str = option("runs/bc", "output folder for the checkpoint")
 
@@ -121,7 +122,7 @@ def train(config: BCConfig) -> dict[str, Any]:
     first = demos.episodes[0]
     period = float(np.median(first.dt)) if len(first) else 0.05
     policy = build_policy(config.kind, first.obs.shape[1], first.act.shape[1], config.units, period, config.seed)
-    policy.set_normalization(*demos.obs_stats(std_floor=0.05))
+    policy.set_normalization(*demos.obs_stats(config.obs_std_floor))
     optimizer = make_optimizer(policy.parameters(), config)
     start = time.perf_counter()
     out = Path(config.out)
