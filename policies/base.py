@@ -31,6 +31,10 @@ from torch import Tensor, nn
 
 from liquidcontrol.errors import LiquidControlError
 
+#: Normalised observations are clipped to this many standard deviations
+#: (torch, ONNX and the numpy runtime alike).
+NORM_CLIP = 10.0
+
 
 class RecurrentPolicy(nn.Module):
     """Base class: normalisation, output map, resets, validation, ``predict``."""
@@ -83,6 +87,11 @@ class RecurrentPolicy(nn.Module):
             outputs.append(y)
         return torch.stack(outputs, dim=1), state
 
+    def input_spec(self) -> list[dict[str, Any]]:
+        """The ONNX observation inputs, in graph order: name, dict key (None for a
+        flat ``Box``), dtype and per-sample shape. A vector policy has one, ``obs``."""
+        return [{"name": "obs", "key": None, "dtype": "float32", "shape": [self.obs_dim]}]
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this policy (stored in card.json)."""
         return {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "control_period": self.control_period}
@@ -99,7 +108,9 @@ class RecurrentPolicy(nn.Module):
         self.obs_std.copy_(torch.clamp(std_t, min=1e-3))
 
     def _normalize(self, obs: Tensor) -> Tensor:
-        return (obs - self.obs_mean) / self.obs_std
+        """``(obs - mean) / std`` clipped to +-``NORM_CLIP`` (as stable-baselines3's
+        ``VecNormalize`` does): a sensor gone wild cannot drive the cell arbitrarily far."""
+        return torch.clamp((obs - self.obs_mean) / self.obs_std, -NORM_CLIP, NORM_CLIP)
 
     def _act(self, y: Tensor) -> Tensor:
         return y * self.action_scale + self.action_bias
