@@ -3,7 +3,10 @@
 Each command lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; modules are imported only when their command runs, so
 ``liquidcontrol --help`` is instant and the runtime needs no torch.
-Errors a user can fix (:class:`LiquidControlError`) print one line and exit 2.
+Errors a user can fix (:class:`LiquidControlError`) print one line and exit 2,
+and so does a missing optional extra (e.g. ``[sim]`` for MuJoCo): the line
+names the extra and the ``pip install`` that fixes it. A missing module that
+belongs to no extra is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 
 from liquidcontrol.errors import LiquidControlError
 
@@ -23,6 +27,39 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("liquidcontrol.bench.cli", "benchmarks: 'bench models', 'bench env parking'"),
 }
 
+# Top-level import name -> the optional extra of pyproject.toml that provides it.
+EXTRAS: dict[str, str] = {
+    "mujoco": "sim",
+    "gymnasium": "sim",
+    "cv2": "sim",
+    "imageio": "sim",
+    "imageio_ffmpeg": "sim",
+    "matplotlib": "sim",
+    "tqdm": "sim",
+    "torch": "train",
+    "onnx": "train",
+    "onnxscript": "train",
+    "safetensors": "train",
+    "tensorboard": "train",
+    "ncps": "bench",
+    "highway_env": "bench",
+    "stable_baselines3": "rl",
+    "sb3_contrib": "rl",
+    "rosbags": "bags",
+}
+
+
+def missing_extra_message(exc: BaseException) -> str | None:
+    """The one-line error for a module of an optional extra that is not installed, else None."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    module = exc.name.partition(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return None
+    return (f"error: this command needs the [{extra}] extra (missing module {module!r}); "
+            f"install it with: pip install 'liquidcontrol[{extra}]'")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liquidcontrol", description=__doc__.splitlines()[0])
@@ -30,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def command_parser(name: str) -> tuple[ModuleType, argparse.ArgumentParser]:
+    """Import command ``name`` and build its full parser (sub-commands included)."""
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = argparse.ArgumentParser(prog=f"liquidcontrol {name}", description=COMMANDS[name][1])
+    module.add_arguments(parser)
+    return module, parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,14 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     name, rest = argv[0], argv[1:]
-    module = importlib.import_module(COMMANDS[name][0])
-    parser = argparse.ArgumentParser(prog=f"liquidcontrol {name}", description=COMMANDS[name][1])
-    module.add_arguments(parser)
-    args = parser.parse_args(rest)
     try:
+        module, parser = command_parser(name)
+        args = parser.parse_args(rest)
         return int(module.run(args) or 0)
     except LiquidControlError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(exc)
+        if message is None:
+            raise  # not an optional extra: a real bug, keep the traceback
+        print(message, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

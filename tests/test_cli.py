@@ -7,7 +7,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from liquidcontrol.cli import main
+import pytest
+
+from liquidcontrol.cli import COMMANDS, command_parser, main
 from liquidcontrol.config import add_dataclass_arguments, dataclass_from_args, option
 
 
@@ -47,3 +49,11 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: demonstration file")
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_builds_its_parser(name):
+    module, parser = command_parser(name)
+    assert callable(module.run)
+    assert parser.prog == f"liquidcontrol {name}"
+    assert parser.format_help()
