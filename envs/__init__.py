@@ -1,7 +1,8 @@
-"""MuJoCo tasks and their scripted experts; importing registers the env ids.
+"""MuJoCo tasks and their scripted experts; importing registers the env ids and tasks.
 
 Import as ``liquidcontrol.envs`` (never ``envs``); then
-``gymnasium.make("liquidcontrol/Parking-v0")`` works.
+``gymnasium.make("liquidcontrol/Parking-v0")`` works and
+``liquidcontrol.tasks.get_task("parking")`` describes the task.
 """
 
 from __future__ import annotations
@@ -9,24 +10,24 @@ from __future__ import annotations
 import gymnasium
 from liquidcontrol.envs.parking import ParkingEnv
 from liquidcontrol.envs.parking_expert import ParallelParkingExpert
+from liquidcontrol.envs.parking_task import PARKING, PARKING_ID
 
-PARKING_ID = "liquidcontrol/Parking-v0"
+from liquidcontrol.errors import LiquidControlError
 
 if PARKING_ID not in gymnasium.registry:
     # No max_episode_steps: the env truncates itself after max_episode_seconds,
     # so direct construction and gymnasium.make behave the same.
     gymnasium.register(id=PARKING_ID, entry_point="liquidcontrol.envs.parking:ParkingEnv")
 
-EXPERTS: dict[str, type] = {PARKING_ID: ParallelParkingExpert}
 
-
-def make_expert(env_id: str) -> ParallelParkingExpert:
+def make_expert(env_id: str):  # noqa: ANN201 - returns the task's expert type
     """A fresh scripted expert for ``env_id`` (``reset()``, ``act(env) -> action``)."""
-    from liquidcontrol.errors import LiquidControlError
+    from liquidcontrol.tasks import task_for_env
 
-    if env_id not in EXPERTS:
-        raise LiquidControlError(f"no scripted expert for env id {env_id!r}; known: {', '.join(EXPERTS)}.")
-    return EXPERTS[env_id]()
+    task = task_for_env(env_id)
+    if task is None:
+        raise LiquidControlError(f"no task (and so no scripted expert) uses env id {env_id!r}.")
+    return task.make_expert()
 
 
-__all__ = ["EXPERTS", "PARKING_ID", "ParallelParkingExpert", "ParkingEnv", "make_expert"]
+__all__ = ["PARKING", "PARKING_ID", "ParallelParkingExpert", "ParkingEnv", "make_expert"]

@@ -57,6 +57,8 @@ class RecurrentPolicy(nn.Module):
         self.register_buffer("obs_std", torch.ones(obs_dim))
         self.action_scale = nn.Parameter(torch.ones(act_dim))
         self.action_bias = nn.Parameter(torch.zeros(act_dim))
+        # Dict observations: one encoder per key in front of the cell (see attach_encoder).
+        self.encoder: Any = None
 
     # -- to implement -----------------------------------------------------
     @property
@@ -89,16 +91,40 @@ class RecurrentPolicy(nn.Module):
 
     def input_spec(self) -> list[dict[str, Any]]:
         """The ONNX observation inputs, in graph order: name, dict key (None for a
-        flat ``Box``), dtype and per-sample shape. A vector policy has one, ``obs``."""
+        flat ``Box``), dtype and per-sample shape. A vector policy has one, ``obs``;
+        a Dict-observation policy one ``obs_<key>`` per key, sorted by key."""
+        if self.encoder is not None:
+            return self.encoder.input_spec()
         return [{"name": "obs", "key": None, "dtype": "float32", "shape": [self.obs_dim]}]
+
+    def attach_encoder(self, encoder: nn.Module) -> None:
+        """Put a Dict-observation encoder (``policies.encoders.DictEncoder``) in
+        front of the cell; ``obs_dim`` must equal its feature width."""
+        if int(getattr(encoder, "out_dim", -1)) != self.obs_dim:
+            raise LiquidControlError(f"the encoder gives {getattr(encoder, 'out_dim', None)} features but the cell takes {self.obs_dim}.")
+        self.encoder = encoder
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments that rebuild this policy (stored in card.json)."""
-        return {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "control_period": self.control_period}
+        config: dict[str, Any] = {"obs_dim": self.obs_dim, "act_dim": self.act_dim, "control_period": self.control_period}
+        if self.encoder is not None:
+            config["obs_spec"] = [dict(s) for s in self.encoder.spec]
+        return config
 
     # -- shared behaviour -------------------------------------------------
     def initial_state(self, batch: int) -> Tensor:
         return torch.zeros(batch, self.state_dim, device=self.obs_mean.device)
+
+    def set_obs_stats(self, stats: Any) -> None:
+        """``(mean, std)`` for flat observations, ``{key: (mean, std)}`` for Dict ones."""
+        if self.encoder is not None:
+            if not isinstance(stats, dict):
+                raise LiquidControlError("this policy takes Dict observations: give statistics per key.")
+            self.encoder.set_stats(stats)
+            return
+        if isinstance(stats, dict):
+            raise LiquidControlError("this policy takes flat observations: give one (mean, std) pair.")
+        self.set_normalization(*stats)
 
     def set_normalization(self, mean: np.ndarray | Tensor, std: np.ndarray | Tensor) -> None:
         """Store observation statistics; tiny std is clamped to avoid blow-ups."""
@@ -112,19 +138,25 @@ class RecurrentPolicy(nn.Module):
         ``VecNormalize`` does): a sensor gone wild cannot drive the cell arbitrarily far."""
         return torch.clamp((obs - self.obs_mean) / self.obs_std, -NORM_CLIP, NORM_CLIP)
 
+    def _features(self, obs: Any) -> Tensor:
+        """What the cell sees: normalised flat observations, or the encoders' features."""
+        if self.encoder is not None:
+            return self.encoder(obs)
+        return self._normalize(obs)
+
     def _act(self, y: Tensor) -> Tensor:
         return y * self.action_scale + self.action_bias
 
-    def forward(self, obs: Tensor, state: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
-        """One control step. ``obs`` [B, obs_dim], ``state`` [B, state_dim],
+    def forward(self, obs: Any, state: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
+        """One control step. ``obs`` [B, obs_dim] (or ``{key: [B, ...]}``), ``state`` [B, state_dim],
         ``dt`` [B, 1] seconds. Returns ``(action [B, act_dim], new_state)``.
         This is exactly the graph exported to ONNX."""
-        y, new_state = self._core_step(self._normalize(obs), state, dt / self.control_period)
+        y, new_state = self._core_step(self._features(obs), state, dt / self.control_period)
         return self._act(y), new_state
 
     def forward_sequence(
         self,
-        obs: Tensor,
+        obs: Any,
         state: Tensor | None = None,
         dt: Tensor | float | None = None,
         episode_start: Tensor | None = None,
@@ -137,17 +169,23 @@ class RecurrentPolicy(nn.Module):
         Returns ``(actions [B, T, act_dim], final_state [B, state_dim])``.
         """
         self.check_sequence(obs)
-        batch, steps = obs.shape[0], obs.shape[1]
+        x = self._features(obs)
+        batch, steps = x.shape[0], x.shape[1]
         if state is None:
             state = self.initial_state(batch)
-        t = _time_tensor(dt, batch, steps, self.control_period, obs)
+        t = _time_tensor(dt, batch, steps, self.control_period, x)
         keep = None
         if episode_start is not None:
-            keep = (1.0 - episode_start.to(obs.dtype).reshape(batch, steps, 1))
-        y, final = self._core_sequence(self._normalize(obs), state, t / self.control_period, keep)
+            keep = (1.0 - episode_start.to(x.dtype).reshape(batch, steps, 1))
+        y, final = self._core_sequence(x, state, t / self.control_period, keep)
         return self._act(y), final
 
-    def check_sequence(self, obs: Tensor) -> None:
+    def check_sequence(self, obs: Any) -> None:
+        if self.encoder is not None:
+            self.encoder.check(obs)
+            if any(v.dim() != len(s["shape"]) + 2 for v, s in ((obs[s["key"]], s) for s in self.encoder.spec)):
+                raise LiquidControlError("expected Dict observations shaped [batch, time, ...] per key.")
+            return
         if obs.dim() != 3 or obs.shape[-1] != self.obs_dim:
             raise LiquidControlError(
                 f"expected observations of shape [batch, time, {self.obs_dim}], got {list(obs.shape)}."
@@ -190,8 +228,14 @@ class RecurrentPolicy(nn.Module):
         a, s = action.numpy(), new_state.numpy()
         return (a[0], s[0]) if single else (a, s)
 
-    def num_parameters(self, trainable_only: bool = True) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+    def num_parameters(self, trainable_only: bool = True, effective: bool = False) -> int:
+        """Parameter count; ``effective=True`` leaves out entries the wiring
+        masks out (absent NCP synapses), which no gradient or input can change."""
+        total = sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+        if effective:
+            total -= sum(int(m.masked_parameter_count()) for m in self.modules()
+                         if hasattr(m, "masked_parameter_count"))
+        return total
 
 
 def _time_tensor(dt: Tensor | float | None, batch: int, steps: int, period: float, like: Tensor) -> Tensor:

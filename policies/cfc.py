@@ -144,6 +144,10 @@ class CfCHeads(nn.Module):
     def effective_weight(self) -> Tensor:
         return self.weight * self.mask if self.has_mask else self.weight
 
+    def masked_parameter_count(self) -> int:
+        """Weight entries the wiring masks out (they can never change the output)."""
+        return int((self.mask == 0).sum()) if self.has_mask else 0
+
     def pure_params(self) -> tuple[Tensor | None, Tensor | None]:
         return (self.w_tau, self.A) if self.mode == "pure" else (None, None)
 

@@ -84,6 +84,11 @@ class LTCCell(nn.Module):
         self.output_w = nn.Parameter(torch.ones(self.motor_size))
         self.output_b = nn.Parameter(torch.zeros(self.motor_size))
 
+    def masked_parameter_count(self) -> int:
+        """Entries of masked synapses: w, erev, mu and sigma of every absent
+        synapse (and their sensory counterparts) never reach the output."""
+        return 4 * int((self.sparsity_mask == 0).sum() + (self.sensory_sparsity_mask == 0).sum())
+
     def _constrained(self) -> dict[str, Tensor]:
         """Positive, masked parameters; computed once per call or sequence."""
         w = F.softplus(self.w) * self.sparsity_mask

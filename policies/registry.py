@@ -24,6 +24,7 @@ import inspect
 from typing import Any
 
 from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.kinds import KIND_NAMES, KINDS
 
 from .base import RecurrentPolicy
 from .baselines import GRUPolicy, LSTMPolicy, MLPPolicy
@@ -38,7 +39,14 @@ MODEL_KINDS: dict[str, type[RecurrentPolicy]] = {
     "gru": GRUPolicy,
     "mlp": MLPPolicy,
 }
-_KIND_WIRING = {"cfc-ncp": "autoncp", "cfc": "fc", "ltc-ncp": "autoncp", "ltc": "fc"}
+_KIND_WIRING = {name: info.wiring for name, info in KINDS.items() if info.wiring is not None}
+assert tuple(MODEL_KINDS) == KIND_NAMES, "policies.registry and liquidcontrol.kinds list different kinds"
+
+
+def is_liquid(kind: str) -> bool:
+    """True for the liquid (CfC / LTC) kinds, sized by ``units`` neurons."""
+    policy_class(kind)  # unknown kinds get the registry's error
+    return KINDS[kind].liquid
 
 
 def policy_class(kind: str) -> type[RecurrentPolicy]:
@@ -48,7 +56,20 @@ def policy_class(kind: str) -> type[RecurrentPolicy]:
 
 
 def make_policy(kind: str, obs_dim: int, act_dim: int, **kwargs: Any) -> RecurrentPolicy:
-    """Build a policy of ``kind`` for ``obs_dim`` inputs and ``act_dim`` actions."""
+    """Build a policy of ``kind`` for ``obs_dim`` inputs and ``act_dim`` actions.
+
+    ``obs_spec=[{key, dtype, shape}, ...]`` builds a Dict-observation policy:
+    one encoder per key (``policies.encoders``) feeds the cell, and
+    ``obs_dim`` is ignored (the encoders' feature width is used).
+    """
+    obs_spec = kwargs.pop("obs_spec", None)
+    if obs_spec is not None:
+        from .encoders import DictEncoder
+
+        encoder = DictEncoder(obs_spec)
+        policy = make_policy(kind, encoder.out_dim, act_dim, **kwargs)
+        policy.attach_encoder(encoder)
+        return policy
     cls = policy_class(kind)
     if kind in _KIND_WIRING:
         wiring = kwargs.setdefault("wiring", _KIND_WIRING[kind])

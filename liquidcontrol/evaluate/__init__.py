@@ -32,7 +32,6 @@ from liquidcontrol.evaluate.metrics import (  # noqa: E402
     wilson_interval,
 )
 from liquidcontrol.evaluate.report import ReportFiles, plot_success_vs_severity, write_report  # noqa: E402
-from liquidcontrol.evaluate.rollout import StepEvent, run_episodes  # noqa: E402
 from liquidcontrol.evaluate.sweep import (  # noqa: E402
     CLEAN,
     Condition,
@@ -44,6 +43,7 @@ from liquidcontrol.evaluate.sweep import (  # noqa: E402
     sweep_conditions,
 )
 from liquidcontrol.evaluate.video import record_episode, write_video  # noqa: E402
+from liquidcontrol.rollout import StepEvent, run_episodes  # noqa: E402
 
 __all__ = [
     "CLEAN",

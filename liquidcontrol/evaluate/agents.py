@@ -1,11 +1,6 @@
-"""Agents: anything that turns a batch of observations into a batch of actions.
-
-The rollout loop drives N envs in lockstep and talks to one :class:`Agent`:
-
-- ``reset(n_envs)`` before the first step,
-- ``act(obs [N, obs_dim], dt [N, 1] seconds) -> actions [N, act_dim]``,
-- ``reset_done(mask [N] bool)`` when the flagged envs start a new episode
-  (recurrent state back to zeros for those rows only).
+"""Agent factories for evaluation (the :class:`~liquidcontrol.rollout.Agent`
+protocol and the torch and expert agents live in :mod:`liquidcontrol.rollout`,
+shared with training).
 
 Agents are built by a factory ``factory(envs) -> Agent`` because the expert
 needs the envs themselves (it re-plans from the true car state); policies
@@ -17,55 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.rollout import Agent, ExpertAgent, TorchPolicyAgent
 
-
-@runtime_checkable
-class Agent(Protocol):
-    """What the rollout loop needs from a controller (see the module docstring)."""
-
-    name: str
-
-    def reset(self, n_envs: int) -> None: ...
-
-    def act(self, obs: np.ndarray, dt: np.ndarray) -> np.ndarray: ...
-
-    def reset_done(self, mask: np.ndarray) -> None: ...
-
+__all__ = ["Agent", "AgentFactory", "ExpertAgent", "RuntimeAgent", "TorchPolicyAgent", "check_bundle",
+           "expert_agent", "load_torch_bundle", "runtime_agent", "torch_agent", "torch_bundle_agent"]
 
 AgentFactory = Callable[[Sequence[gym.Env]], Agent]
-
-
-class TorchPolicyAgent:
-    """A torch :class:`~liquidcontrol.policies.base.RecurrentPolicy`, batched, no gradients."""
-
-    def __init__(self, policy: Any, name: str = "policy (torch)") -> None:
-        self.policy = policy.eval()
-        self.name = name
-        self.state: Any = None
-
-    def reset(self, n_envs: int) -> None:
-        self.state = self.policy.initial_state(n_envs)
-
-    def act(self, obs: np.ndarray, dt: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32))
-            dt_t = torch.as_tensor(np.asarray(dt, dtype=np.float32).reshape(-1, 1))
-            action, self.state = self.policy(obs_t, self.state, dt_t)
-        return action.numpy().astype(np.float32)
-
-    def reset_done(self, mask: np.ndarray) -> None:
-        import torch
-
-        keep = torch.as_tensor(1.0 - np.asarray(mask, dtype=np.float32)).reshape(-1, 1)
-        self.state = self.state * keep  # the (1 - done) * h reset used in training
 
 
 class RuntimeAgent:
@@ -82,37 +40,14 @@ class RuntimeAgent:
         self.runner.reset()
         self.runner.state = np.zeros((n_envs, self.state_dim), dtype=np.float32)
 
-    def act(self, obs: np.ndarray, dt: np.ndarray) -> np.ndarray:
-        batch = np.asarray(obs, dtype=np.float32)
+    def act(self, obs: Any, dt: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        batch = obs if isinstance(obs, dict) else np.asarray(obs, dtype=np.float32)
         return np.asarray(self.runner.step(batch, np.asarray(dt, np.float32).reshape(-1, 1)), dtype=np.float32)
 
     def reset_done(self, mask: np.ndarray) -> None:
         state = self.runner.state
         state[np.asarray(mask, dtype=bool)] = 0.0
         self.runner.state = state
-
-
-class ExpertAgent:
-    """The scripted expert, one instance per env; it reads the true state of each env."""
-
-    def __init__(self, envs: Sequence[gym.Env], make_expert: Callable[[], Any], name: str = "expert") -> None:
-        self.envs = list(envs)
-        self.experts = [make_expert() for _ in self.envs]
-        self.name = name
-
-    def reset(self, n_envs: int) -> None:
-        if n_envs != len(self.envs):
-            raise LiquidControlError(f"the expert agent was built for {len(self.envs)} envs, not {n_envs}.")
-        for expert in self.experts:
-            expert.reset()
-
-    def act(self, obs: np.ndarray, dt: np.ndarray) -> np.ndarray:
-        del obs, dt  # privileged: the expert plans from the simulator state, not the (perturbed) sensors
-        return np.stack([np.asarray(ex.act(env.unwrapped), np.float32) for ex, env in zip(self.experts, self.envs)])
-
-    def reset_done(self, mask: np.ndarray) -> None:
-        for i in np.flatnonzero(mask):
-            self.experts[i].reset()
 
 
 def torch_agent(policy: Any, name: str = "policy (torch)") -> AgentFactory:
@@ -132,12 +67,8 @@ def runtime_agent(bundle_dir: str | Path, backend: str = "onnxruntime", name: st
     return lambda envs: RuntimeAgent(bundle_dir, backend, name)
 
 
-def expert_agent(make_expert: Callable[[], Any] | None = None, name: str = "expert") -> AgentFactory:
-    """Factory for the scripted expert (default: the parking ``ParallelParkingExpert``)."""
-    if make_expert is None:
-        from liquidcontrol.envs.parking_expert import ParallelParkingExpert
-
-        make_expert = ParallelParkingExpert
+def expert_agent(make_expert: Callable[[], Any], name: str = "expert") -> AgentFactory:
+    """Factory for a task's scripted expert (``task.make_expert``)."""
     return lambda envs: ExpertAgent(envs, make_expert, name)
 
 

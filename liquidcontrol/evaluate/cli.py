@@ -2,8 +2,8 @@
 
 Examples::
 
-    liquidcontrol eval --bundle policies/pretrained/parking-cfc --backend torch onnx --expert true
-    liquidcontrol eval --expert true --perturbations rain obs_delay --severities 1 3 5 --episodes 50
+    liquidcontrol eval --bundle policies/pretrained/parking_cfc_ncp12 --backend torch onnx --expert true
+    liquidcontrol eval --task parking --expert true --perturbations rain obs_delay --severities 1 3 5 --episodes 50
 
 Every agent plays the same seeded episodes in every condition; the report
 folder gets results.json, results.csv, success_vs_severity.png, report.md,
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from liquidcontrol.config import add_dataclass_arguments, dataclass_from_args, option
 from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.tasks import Task, get_task, task_for_env
 from liquidcontrol.evaluate.agents import (
     AgentFactory,
     check_bundle,
@@ -26,7 +27,6 @@ from liquidcontrol.evaluate.agents import (
     torch_bundle_agent,
 )
 
-DEFAULT_ENV = "liquidcontrol/Parking-v0"
 BACKENDS = {"torch": None, "onnx": "onnxruntime", "numpy": "numpy"}
 
 
@@ -34,13 +34,12 @@ BACKENDS = {"torch": None, "onnx": "onnxruntime", "numpy": "numpy"}
 class EvalConfig:
     bundle: list[str] = option([], "policy bundle folder(s) to evaluate")
     backend: list[str] = option(["torch"], "how to run each bundle: torch, onnx (onnxruntime) and/or numpy")
-    expert: bool = option(False, "also evaluate the scripted expert (alone if no bundle is given)")
-    env_id: str = option("", f"env id; default: the first bundle's card, else {DEFAULT_ENV}")
+    expert: bool = option(False, "also evaluate the task's scripted expert (alone if no bundle is given)")
+    task: str = option("", "task name; default: the first bundle's task (from its env id), else parking")
     episodes: int = option(20, "seeded episodes per condition")
-    seed: int = option(1000, "first episode seed (episodes use seed, seed+1, ...)")
+    seed: int = option(0, "first held-out evaluation seed (episodes use seed, seed+1, ...)")
     perturbations: list[str] = option(
-        ["obs_noise", "sensor_dropout", "obs_delay", "action_delay", "friction", "mass", "rain"],
-        "perturbations to sweep (see liquidcontrol.perturb.PERTURBATIONS); none = clean only",
+        [], "perturbations to sweep (see liquidcontrol.perturb.PERTURBATIONS); empty = the task's sweep, 'none' = clean only",
     )
     severities: list[int] = option([1, 3, 5], "severities 1-5 to evaluate each perturbation at")
     out: str = option("eval_report", "output folder for results, plot, video and report")
@@ -54,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, EvalConfig)
 
 
-def agent_factories(cfg: EvalConfig) -> list[AgentFactory]:
+def agent_factories(cfg: EvalConfig, task: Task) -> list[AgentFactory]:
     """Factories for every (bundle, backend) pair, then the expert; clear errors for bad input."""
     unknown = [b for b in cfg.backend if b not in BACKENDS]
     if unknown:
@@ -69,21 +68,24 @@ def agent_factories(cfg: EvalConfig) -> list[AgentFactory]:
             else:
                 factories.append(runtime_agent(folder, runtime, name=label))
     if cfg.expert:
-        factories.append(expert_agent())
+        factories.append(expert_agent(task.make_expert))
     if not factories:
         raise LiquidControlError("nothing to evaluate: give --bundle FOLDER and/or --expert true.")
     return factories
 
 
-def resolve_env_id(cfg: EvalConfig) -> str:
-    if cfg.env_id:
-        return cfg.env_id
+def resolve_task(cfg: EvalConfig) -> Task:
+    """``--task``, else the task of the first bundle's env id, else parking."""
+    if cfg.task:
+        return get_task(cfg.task)
     if cfg.bundle:
         card = check_bundle(cfg.bundle[0])
         env_id = card.get("env_id")
-        if isinstance(env_id, str) and env_id:
-            return env_id
-    return DEFAULT_ENV
+        task = task_for_env(env_id) if isinstance(env_id, str) else None
+        if task is None:
+            raise LiquidControlError(f"no registered task uses the bundle's env id {env_id!r}; pass --task.")
+        return task
+    return get_task("parking")
 
 
 def run_config(cfg: EvalConfig) -> Path:
@@ -94,18 +96,23 @@ def run_config(cfg: EvalConfig) -> Path:
 
     if cfg.episodes <= 0 or cfg.n_envs <= 0:
         raise LiquidControlError(f"--episodes and --n-envs must be positive, got {cfg.episodes} and {cfg.n_envs}.")
-    factories = agent_factories(cfg)
-    env_id = resolve_env_id(cfg)
-    conditions = sweep_conditions(cfg.perturbations, cfg.severities)
+    task = resolve_task(cfg)
+    factories = agent_factories(cfg, task)
+    env_id = task.env_id
+    names = list(task.sweep) if not cfg.perturbations else [p for p in cfg.perturbations if p != "none"]
+    conditions = sweep_conditions(names, cfg.severities)
     max_steps = cfg.max_steps or None
     results = [
-        evaluate(f, env_id, conditions, cfg.episodes, cfg.seed, n_envs=cfg.n_envs, max_steps=max_steps, progress=cfg.progress)
+        evaluate(f, env_id, conditions, cfg.episodes, cfg.seed, n_envs=cfg.n_envs, max_steps=max_steps,
+                 progress=cfg.progress, task=task)
         for f in factories
     ]
     out = Path(cfg.out)
     video = None
     if cfg.video:
-        video, _ = record_episode(factories[0], env_id, out / "episode.mp4", seed=cfg.seed, max_steps=max_steps)
+        camera = {"camera": task.render_camera} if task.render_camera else {}
+        video, _ = record_episode(factories[0], env_id, out / "episode.mp4", seed=cfg.seed, max_steps=max_steps,
+                                  env_kwargs={**task.env_kwargs, **camera})
     files = write_report(results, out, video=video)
     for r in results:
         clean = r.conditions[0].metrics

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.rollout import EpisodeRecord, path_length, smoothness
+
+__all__ = ["ConditionMetrics", "EpisodeRecord", "path_length", "robustness_summary", "smoothness", "summarize",
+           "wilson_interval"]
 
 Z_95 = 1.959963984540054  # two-sided 95 % normal quantile
 
@@ -33,22 +37,6 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
 
 
 @dataclass
-class EpisodeRecord:
-    """One finished episode. Times in seconds, lengths in metres, actions in action units."""
-
-    seed: int
-    success: bool
-    collision: bool
-    unstable: bool
-    truncated: bool
-    steps: int
-    duration_s: float
-    path_length_m: float
-    smoothness: float  # mean |a_t - a_{t-1}| over steps and action dimensions
-    episode_return: float
-
-
-@dataclass
 class ConditionMetrics:
     """Aggregates over the episodes of one condition (None where undefined)."""
 
@@ -57,12 +45,13 @@ class ConditionMetrics:
     success_rate: float
     success_ci_low: float
     success_ci_high: float
-    time_to_park_s: float | None  # mean over successful episodes
+    time_to_success_s: float | None  # mean over successful episodes
     collision_rate: float
     path_length_m: float
     smoothness: float
     unstable_count: int
     mean_return: float
+    extra: dict[str, float | None] = field(default_factory=dict)  # the task's metrics, mean over episodes
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,29 +72,24 @@ def summarize(episodes: Sequence[EpisodeRecord]) -> ConditionMetrics:
         success_rate=len(wins) / n if n else 0.0,
         success_ci_low=low,
         success_ci_high=high,
-        time_to_park_s=mean([e.duration_s for e in wins]) if wins else None,
+        time_to_success_s=mean([e.duration_s for e in wins]) if wins else None,
         collision_rate=mean([float(e.collision) for e in episodes]),
         path_length_m=mean([e.path_length_m for e in episodes]),
         smoothness=mean([e.smoothness for e in episodes]),
         unstable_count=sum(int(e.unstable) for e in episodes),
         mean_return=mean([e.episode_return for e in episodes]),
+        extra=_extra_means(episodes),
     )
 
 
-def path_length(positions: np.ndarray) -> float:
-    """Length in metres of a polyline of positions [T, 2 or 3] (x, y used)."""
-    pts = np.asarray(positions, dtype=np.float64)
-    if pts.shape[0] < 2:
-        return 0.0
-    return float(np.linalg.norm(np.diff(pts[:, :2], axis=0), axis=1).sum())
-
-
-def smoothness(actions: np.ndarray) -> float:
-    """Mean absolute change of the action between consecutive steps, [T, act_dim] -> scalar."""
-    acts = np.asarray(actions, dtype=np.float64)
-    if acts.shape[0] < 2:
-        return 0.0
-    return float(np.abs(np.diff(acts, axis=0)).mean())
+def _extra_means(episodes: Sequence[EpisodeRecord]) -> dict[str, float | None]:
+    """Mean of each task metric over the episodes where it was measured (None if never)."""
+    names = sorted({k for e in episodes for k in e.metrics})
+    out: dict[str, float | None] = {}
+    for name in names:
+        vals = [e.metrics[name] for e in episodes if name in e.metrics and math.isfinite(e.metrics[name])]
+        out[name] = float(np.mean(vals)) if vals else None
+    return out
 
 
 def robustness_summary(severities: Sequence[int], success: Sequence[float]) -> dict[str, float]:

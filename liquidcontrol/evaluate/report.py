@@ -16,6 +16,7 @@ from liquidcontrol.evaluate.metrics import ConditionMetrics
 from liquidcontrol.evaluate.sweep import EvaluationResult, save_results
 from liquidcontrol.fileio import atomic_path, atomic_write_text
 from liquidcontrol.perturb import PERTURBATIONS
+from liquidcontrol.tasks import task_for_env
 
 
 @dataclass
@@ -96,10 +97,15 @@ def _tables(results: Sequence[EvaluationResult]) -> list[tuple[str, list[str], l
     if robust_rows:
         tables.append(("Robustness: normalised area under success-vs-severity, worst severity",
                        ["perturbation", "seen in training", *(r.agent for r in results)], robust_rows))
-    header = ["condition", "success", "time to park (s)", "collisions", "path (m)", "smoothness |Δa|", "unstable"]
+    task = task_for_env(results[0].env_id)
+    time_label = task.time_label if task is not None else "time to success"
+    extra = sorted({k for r in results for c in r.conditions for k in c.metrics.extra})
+    header = ["condition", "success", f"{time_label} (s)", "collisions", "path (m)", "smoothness |Δa|", "unstable",
+              *extra]
     for r in results:
-        rows = [[c.condition.name, _pct(c.metrics), _fmt(c.metrics.time_to_park_s), f"{c.metrics.collision_rate * 100:.1f} %",
-                 _fmt(c.metrics.path_length_m), _fmt(c.metrics.smoothness, 3), str(c.metrics.unstable_count)]
+        rows = [[c.condition.name, _pct(c.metrics), _fmt(c.metrics.time_to_success_s), f"{c.metrics.collision_rate * 100:.1f} %",
+                 _fmt(c.metrics.path_length_m), _fmt(c.metrics.smoothness, 3), str(c.metrics.unstable_count),
+                 *(_fmt(c.metrics.extra.get(k), 3) for k in extra)]
                 for c in r.conditions]
         tables.append((f"Details: {r.agent}", header, rows))
     return tables

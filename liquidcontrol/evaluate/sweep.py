@@ -24,9 +24,12 @@ from liquidcontrol.evaluate.metrics import (
     robustness_summary,
     summarize,
 )
-from liquidcontrol.evaluate.rollout import StepHook, run_episodes
 from liquidcontrol.fileio import atomic_write_json, atomic_write_text
 from liquidcontrol.perturb import apply_perturbations, check_severity, get_spec, parse_item
+from liquidcontrol.progress import make_bar
+from liquidcontrol.rollout import StepHook, run_episodes
+from liquidcontrol.seeds import evaluation_seeds
+from liquidcontrol.tasks import Task, task_for_env
 
 
 @dataclass(frozen=True)
@@ -145,28 +148,33 @@ def evaluate(
     on_step: StepHook | None = None,
     seen_in_training: Sequence[str] | None = None,
     progress: bool = True,
+    task: Task | None = None,
 ) -> EvaluationResult:
-    """Run ``n_episodes`` seeded episodes (seeds ``seed … seed + n − 1``) per condition.
+    """Run ``n_episodes`` seeded episodes (evaluation seeds ``seed … seed + n − 1``) per condition.
 
     ``seen_in_training`` overrides the registry's flags (e.g. from a bundle's
-    training recipe). Envs are rebuilt per condition, so physics changes never
-    leak from one condition into the next.
+    training recipe). ``task`` (default: the task registered for ``env_id``)
+    supplies the extra metrics and env arguments. Envs are rebuilt per
+    condition, so physics changes never leak from one condition into the next.
     """
     if n_episodes <= 0:
         raise LiquidControlError(f"n_episodes must be a positive number of episodes, got {n_episodes}.")
-    seeds = [seed + k for k in range(n_episodes)]
+    seeds = evaluation_seeds(n_episodes, first=seed)
+    task = task if task is not None else task_for_env(env_id)
+    kwargs = {**(task.env_kwargs if task is not None else {}), **(env_kwargs or {})}
     width = max(1, min(n_envs, n_episodes))
     result = EvaluationResult("", env_id, seed, n_episodes, seen_in_training=_seen(conditions, seen_in_training))
-    bar = _progress_bar(len(conditions) * n_episodes, env_id, progress)
+    bar = make_bar(len(conditions) * n_episodes, env_id, progress, unit="ep")
     try:
         for cond in conditions:
-            envs = [make_env(env_id, cond.perturbations, seed, **(env_kwargs or {})) for _ in range(width)]
+            envs = [make_env(env_id, cond.perturbations, seed, **kwargs) for _ in range(width)]
             try:
                 agent = agent_factory(envs)
                 result.agent = result.agent or agent.name
                 if bar is not None:
                     bar.set_description(f"{agent.name}: {cond.name}")
-                episodes = run_episodes(envs, agent, seeds, on_step=on_step, max_steps=max_steps, progress=bar)
+                episodes = run_episodes(envs, agent, seeds, on_step=on_step, max_steps=max_steps, progress=bar,
+                                        task=task)
             finally:
                 for env in envs:
                     env.close()
@@ -184,16 +192,6 @@ def _seen(conditions: Sequence[Condition], override: Sequence[str] | None) -> li
     return sorted(n for n in names if get_spec(n).seen_in_training)
 
 
-def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional: evaluation works without a bar
-        return None
-    return tqdm(total=total, desc=desc, unit="ep", leave=False)
-
-
 def save_results(results: Sequence[EvaluationResult], json_path: str, csv_path: str) -> None:
     """All agents' results: full JSON (with episodes) and one CSV row per agent and condition."""
     atomic_write_json(json_path, {"results": [r.to_dict() for r in results]})
@@ -203,12 +201,15 @@ def save_results(results: Sequence[EvaluationResult], json_path: str, csv_path: 
 def results_csv(results: Sequence[EvaluationResult]) -> str:
     """CSV text: agent, condition, perturbation, severity, then every metric."""
     buf = io.StringIO()
-    fields = list(ConditionMetrics.__dataclass_fields__)
+    fields = [f for f in ConditionMetrics.__dataclass_fields__ if f != "extra"]
+    extra = sorted({k for r in results for c in r.conditions for k in c.metrics.extra})
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["agent", "condition", "perturbation", "severity", *fields])
+    writer.writerow(["agent", "condition", "perturbation", "severity", *fields, *extra])
     for r in results:
         for c in r.conditions:
             row = c.metrics.to_dict()
+            more = [c.metrics.extra.get(k) for k in extra]
             writer.writerow([r.agent, c.condition.name, c.condition.family, c.condition.severity,
-                             *("" if row[f] is None else row[f] for f in fields)])
+                             *("" if row[f] is None else row[f] for f in fields),
+                             *("" if v is None else v for v in more)])
     return buf.getvalue()

@@ -15,11 +15,9 @@ import numpy as np
 
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.evaluate.agents import AgentFactory
-from liquidcontrol.evaluate.metrics import EpisodeRecord
-from liquidcontrol.evaluate.rollout import StepEvent, run_episodes
 from liquidcontrol.evaluate.sweep import make_env
 from liquidcontrol.fileio import atomic_path
-from liquidcontrol.perturb.base import control_period
+from liquidcontrol.rollout import EpisodeRecord, StepEvent, control_period, run_episodes
 
 
 def record_episode(

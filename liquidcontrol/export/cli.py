@@ -44,23 +44,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _env_layouts(env_id: str) -> dict[str, Any]:
-    """``observation`` / ``action`` layouts declared by a registered env class
-    (``observation_layout`` / ``action_layout`` attributes), if it has them."""
+    """Observation layouts and action bounds of a registered env (empty without the sim extra
+    or for an unknown id: the card then keeps placeholder names)."""
     try:
-        import gymnasium
+        from liquidcontrol.export.layouts import env_card_fields
 
-        import liquidcontrol.envs  # noqa: F401 - registers the ids
-
-        entry = gymnasium.spec(env_id).entry_point
-    except Exception:  # no sim extra, unknown id: the card keeps placeholder names
+        fields = env_card_fields(env_id)
+    except (ImportError, LiquidControlError):
         return {}
-    if not isinstance(entry, str):
-        return {}
-    module_name, _, attr = entry.partition(":")
-    env_class = getattr(__import__(module_name, fromlist=[attr]), attr, None)
-    found = {"observation": getattr(env_class, "observation_layout", None),
-             "action": getattr(env_class, "action_layout", None)}
-    return {k: [dict(e) for e in v] for k, v in found.items() if isinstance(v, list)}
+    return {k: fields[k] for k in ("observation", "action")}
 
 
 def _read_json(path: Path) -> dict[str, Any]:

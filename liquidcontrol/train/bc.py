@@ -24,7 +24,7 @@ from tqdm import tqdm
 from liquidcontrol.config import option
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.policies.base import RecurrentPolicy
-from liquidcontrol.train.data import Demonstrations, PaddedBatch
+from liquidcontrol.train.data import Demonstrations
 
 
 @dataclass
@@ -42,8 +42,10 @@ def make_optimizer(params: Any, cfg: FitConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def _to_tensors(batch: PaddedBatch) -> tuple[torch.Tensor, ...]:
-    return tuple(torch.from_numpy(a) for a in (batch.obs, batch.act, batch.dt, batch.mask))
+def _to_tensors(chunk: tuple[Any, ...]) -> tuple[Any, ...]:
+    obs, *rest = chunk
+    obs_t = {k: torch.from_numpy(v) for k, v in obs.items()} if isinstance(obs, dict) else torch.from_numpy(obs)
+    return (obs_t, *(torch.from_numpy(a) for a in rest))
 
 
 def fit_epoch(
@@ -54,15 +56,14 @@ def fit_epoch(
     policy.train()
     total, weight = 0.0, 0.0
     for batch in demos.batches(cfg.batch_size, rng):
-        obs, act, dt, mask = _to_tensors(batch)
-        state = policy.initial_state(obs.shape[0])
-        for s in range(0, obs.shape[1], cfg.tbptt):
-            m = mask[:, s : s + cfg.tbptt]
+        state = policy.initial_state(len(batch.episodes))
+        for s in range(0, batch.steps, cfg.tbptt):
+            obs, act, dt, m = _to_tensors(batch.chunk(s, s + cfg.tbptt))
             n = float(m.sum())
             if n == 0:
                 break
-            pred, state = policy.forward_sequence(obs[:, s : s + cfg.tbptt], state, dt[:, s : s + cfg.tbptt])
-            loss = (((pred - act[:, s : s + cfg.tbptt]) ** 2).mean(-1) * m).sum() / n
+            pred, state = policy.forward_sequence(obs, state, dt)
+            loss = (((pred - act) ** 2).mean(-1) * m).sum() / n
             if not torch.isfinite(loss):
                 raise LiquidControlError("the training loss became NaN; lower --lr or check the data.")
             optimizer.zero_grad(set_to_none=True)
@@ -103,8 +104,9 @@ class BCConfig(FitConfig):
     """Behaviour cloning from a demonstration file (``liquidcontrol train --algo bc``)."""
 
     demos: str = option("", "path of a .npz demonstration file (from 'liquidcontrol demos')")
-    kind: str = option("cfc-ncp", "model kind (see liquidcontrol.policies.MODEL_KINDS)")
-    units: int = option(12, "neurons (liquid kinds) or hidden units (baselines)")
+    task: str = option("", "task name; empty = the task recorded in the demonstration file")
+    kind: str = option("", "model kind (see liquidcontrol.policies.MODEL_KINDS); empty = the task's default")
+    units: int = option(0, "neurons (liquid kinds) or hidden units (baselines); 0 = the task's default")
     epochs: int = option(30, "passes over the data")
     obs_std_floor: float = option(0.05, "lower bound of the observation std used for normalisation, in each channel's unit")
     seed: int = option(0, "random seed for weights and batching")
@@ -113,16 +115,17 @@ class BCConfig(FitConfig):
 
 def train(config: BCConfig) -> dict[str, Any]:
     """Clone a policy from ``config.demos``; returns a summary dict."""
+    from liquidcontrol.tasks import get_task
     from liquidcontrol.train.checkpoint import save_checkpoint
-    from liquidcontrol.train.model import build_policy
+    from liquidcontrol.train.model import build_policy, probe_env
 
     demos = Demonstrations.load(config.demos)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    first = demos.episodes[0]
-    period = float(np.median(first.dt)) if len(first) else 0.05
-    policy = build_policy(config.kind, first.obs.shape[1], first.act.shape[1], config.units, period, config.seed)
-    policy.set_normalization(*demos.obs_stats(config.obs_std_floor))
+    task = get_task(config.task or str(demos.meta.get("task") or "parking"))
+    probe = probe_env(task.env_id, task.env_kwargs)
+    policy = build_policy(config.kind or task.kind, probe, config.units or task.units, config.seed)
+    policy.set_obs_stats(demos.obs_stats(config.obs_std_floor))
     optimizer = make_optimizer(policy.parameters(), config)
     start = time.perf_counter()
     out = Path(config.out)

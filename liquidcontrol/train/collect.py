@@ -1,29 +1,40 @@
-"""Drive N envs in lockstep and record what the expert would have done.
+"""Imitation data through the one lockstep loop (:func:`liquidcontrol.rollout.run_episodes`).
 
-One loop serves both data sources of imitation learning:
+One agent serves both data sources of imitation learning:
 
-- demonstrations: the expert drives (optionally with noise on the *executed*
-  action, so the data shows recoveries; the labels stay clean);
-- DAgger: the learner drives (or a per-step mix with probability ``beta``
-  of the expert), and every visited state gets the expert's label.
+- demonstrations: the expert drives (optionally with smooth noise on the
+  *executed* action, so the data shows recoveries; the labels stay clean);
+- DAgger: the learner drives (or, per step with probability ``beta``, the
+  expert), and every visited state gets the expert's label.
 
-The envs run in one process (``AsyncVectorEnv`` is slower on 2 cores).
+``label=False`` skips the expert: a plain rollout of the learner (validation).
+Noise and the beta draws come from a generator seeded by the episode seed, so
+an episode's data depends only on its seed, not on the slot that ran it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import torch
-from tqdm import tqdm
 
-from liquidcontrol.envs import make_expert
+from liquidcontrol import obs as obslib
 from liquidcontrol.errors import LiquidControlError
-from liquidcontrol.policies.base import RecurrentPolicy
+from liquidcontrol.progress import progress_bar
+from liquidcontrol.rollout import (
+    ExpertAgent,
+    StepEvent,
+    TorchPolicyAgent,
+    control_period,
+    run_episodes,
+)
+from liquidcontrol.tasks import Task
 from liquidcontrol.train.data import Demonstrations, Episode
+
+OU_THETA = 0.15  # mean reversion per step of the demonstration noise
 
 
 @dataclass
@@ -41,161 +52,131 @@ class CollectStats:
         return self.successes / max(self.episodes, 1)
 
 
-class _OUNoise:
-    """Ornstein-Uhlenbeck noise per env: smooth, so the car actually drifts
-    off the expert's path and the data shows the way back."""
+class ImitationAgent:
+    """Executes the expert's or the learner's action (plus OU noise) and keeps
+    the expert's label for the state it acted on (``labels`` [N, act_dim])."""
 
-    def __init__(self, n: int, dim: int, sigma: np.ndarray, theta: float, rng: np.random.Generator):
-        self.x = np.zeros((n, dim))
-        self.sigma, self.theta, self.rng = sigma, theta, rng
+    def __init__(self, envs: Sequence[gym.Env], task: Task, policy: Any, beta: float,
+                 action_noise: float | Sequence[float], label: bool) -> None:
+        if policy is None and not label:
+            raise LiquidControlError("an unlabelled rollout needs a policy to drive.")
+        self.name = "imitation"
+        self.learner = TorchPolicyAgent(policy) if policy is not None else None
+        self.expert = ExpertAgent(envs, task.make_expert) if label else None
+        self.beta = 1.0 if policy is None else float(beta)
+        space = envs[0].action_space
+        assert isinstance(space, gym.spaces.Box)
+        self.low, self.high = space.low, space.high
+        act_dim = int(space.shape[0])
+        self.sigma = np.broadcast_to(np.asarray(action_noise, dtype=np.float64), (act_dim,)).copy()
+        self.noise = np.zeros((len(envs), act_dim))
+        self.rngs = [np.random.default_rng(0) for _ in envs]
+        self.labels = np.zeros((len(envs), act_dim), np.float32)
 
-    def reset(self, i: int) -> None:
-        self.x[i] = 0.0
+    def reset(self, n_envs: int) -> None:
+        for agent in (self.learner, self.expert):
+            if agent is not None:
+                agent.reset(n_envs)
 
-    def sample(self) -> np.ndarray:
-        self.x += -self.theta * self.x + self.sigma * self.rng.standard_normal(self.x.shape)
-        return self.x
+    def on_episode_start(self, slot: int, seed: int) -> None:
+        self.rngs[slot] = np.random.default_rng([7, seed])
+        self.noise[slot] = 0.0
+
+    def act(self, obs: obslib.Batch, dt: np.ndarray, active: np.ndarray) -> np.ndarray:
+        learner = self.learner.act(obs, dt, active) if self.learner is not None else None
+        expert = self.expert.act(obs, dt, active) if self.expert is not None else None
+        labels = expert if expert is not None else learner
+        assert labels is not None
+        self.labels = labels
+        executed = labels.astype(np.float64)
+        for i in np.flatnonzero(active):
+            rng = self.rngs[i]
+            if learner is not None and expert is not None and rng.random() >= self.beta:
+                executed[i] = learner[i]
+            if self.sigma.any():
+                self.noise[i] += -OU_THETA * self.noise[i] + self.sigma * rng.standard_normal(self.sigma.shape)
+                executed[i] += self.noise[i]
+        return np.clip(executed, self.low, self.high).astype(np.float32)
+
+    def reset_done(self, mask: np.ndarray) -> None:
+        for agent in (self.learner, self.expert):
+            if agent is not None:
+                agent.reset_done(mask)
+
+
+class _Recorder:
+    """An ``on_step`` hook: what each slot saw, with the agent's labels, per episode seed."""
+
+    def __init__(self, agent: ImitationAgent, n: int) -> None:
+        self.agent = agent
+        self.buffers: list[dict[str, list]] = [dict(obs=[], act=[], dt=[]) for _ in range(n)]
+        self.episodes: dict[int, Episode] = {}
+
+    def __call__(self, event: StepEvent) -> None:
+        done = event.terminated | event.truncated
+        dt = control_period(event.envs[0])
+        for i in np.flatnonzero(event.active):
+            buf = self.buffers[i]
+            buf["obs"].append(obslib.row(event.obs, int(i)))
+            buf["act"].append(self.agent.labels[i].copy())
+            buf["dt"].append(dt)
+            if done[i]:
+                seed = event.seeds[i]
+                assert seed is not None
+                self.episodes[seed] = Episode(obslib.stack(buf["obs"]), np.array(buf["act"], np.float32),
+                                              np.array(buf["dt"], np.float32))
+                self.buffers[i] = dict(obs=[], act=[], dt=[])
 
 
 def collect_episodes(
-    env_id: str,
-    n_episodes: int,
-    seed: int,
-    policy: RecurrentPolicy | None = None,
+    task: Task,
+    seeds: Sequence[int],
+    policy: Any = None,
     beta: float = 1.0,
-    action_noise: float | list[float] = 0.0,
+    action_noise: float | Sequence[float] = 0.0,
     n_envs: int = 16,
-    env_kwargs: dict | None = None,
     progress: bool = True,
     desc: str = "collect",
     wrap: Callable[[gym.Env, int], gym.Env] | None = None,
     max_steps: int | None = None,
     label: bool = True,
 ) -> tuple[Demonstrations, CollectStats]:
-    """Run ``n_episodes`` episodes with seeds ``seed, seed+1, ...``.
+    """One episode per seed of ``task``; returns the episodes (expert labels) and outcome counts.
 
-    ``policy=None`` means the expert drives (``beta`` is then 1). Each step
-    executes the expert's action with probability ``beta`` and the learner's
-    otherwise (``wrap(env, index)`` may add perturbation wrappers to env
-    ``index``: the learner then sees perturbed observations while the expert
-    labels from the true state), plus OU noise of scale ``action_noise`` (in action units; one
-    value for every action dimension or one per dimension, e.g. ``[0.1, 0]``
-    to jitter steering but let the car stop). ``max_steps`` cuts episodes
-    short (counted as failures): a learner stuck dithering near the goal would
-    otherwise flood the aggregate with hundreds of near-identical states.
-    ``label=False`` skips the expert entirely (a plain, faster rollout of the
-    learner for validation; the recorded actions are then the learner's).
-    Returns the episodes with expert labels, and outcome counts.
+    ``policy=None``: the expert drives. Otherwise each step executes the
+    expert's action with probability ``beta`` and the learner's otherwise;
+    ``wrap(env, slot)`` may add perturbation wrappers (the learner then sees
+    perturbed observations while the expert labels from the true state);
+    ``action_noise`` is the OU noise scale in action units, one value or one
+    per action dimension. ``max_steps`` cuts episodes short (failures unless
+    the env reported success on that step). ``label=False`` skips the expert
+    (a plain learner rollout; the recorded actions are then the learner's).
     """
-    if policy is None:
-        beta = 1.0
-    rng = np.random.default_rng(seed)
-    n_envs = max(1, min(n_envs, n_episodes))
-    envs = [gym.make(env_id, **(env_kwargs or {})) for _ in range(n_envs)]
+    seeds = list(seeds)
+    if not seeds:
+        raise LiquidControlError("collect_episodes needs at least one episode seed.")
+    width = max(1, min(n_envs, len(seeds)))
+    envs = [gym.make(task.env_id, **task.env_kwargs) for _ in range(width)]
     if wrap is not None:
         envs = [wrap(e, i) for i, e in enumerate(envs)]
-    if policy is None and not label:
-        raise LiquidControlError("an unlabelled rollout needs a policy to drive.")
-    experts = [make_expert(env_id) if label else None for _ in range(n_envs)]
-    run = _Lockstep(envs, experts, policy, beta, rng, action_noise, max_steps)
-    noise_meta = np.asarray(action_noise, dtype=float).tolist()
-    demos = Demonstrations(meta={"env_id": env_id, "seed": seed, "beta": beta, "action_noise": noise_meta})
-    stats = CollectStats()
-    next_seed = seed
-    bar = tqdm(total=n_episodes, desc=desc, disable=not progress, leave=False)
     try:
-        for i in range(n_envs):
-            run.start(i, next_seed)
-            next_seed += 1
-        while run.active.any():
-            for i, ep, info in run.step():
-                demos.add(ep)
-                stats.episodes += 1
-                stats.steps += len(ep)
-                ok = bool(info.get("is_success", False))
-                stats.successes += ok
-                stats.outcomes.append(ok)
-                stats.collisions += bool(info.get("collision", False))
-                bar.update(1)
-                if next_seed < seed + n_episodes:
-                    run.start(i, next_seed)
-                    next_seed += 1
+        agent = ImitationAgent(envs, task, policy, beta, action_noise, label)
+        recorder = _Recorder(agent, width)
+        with progress_bar(len(seeds), desc, progress) as bar:
+            records = run_episodes(envs, agent, seeds, on_step=recorder, max_steps=max_steps, progress=bar,
+                                   task=task)
     finally:
-        bar.close()
         for e in envs:
             e.close()
+    noise_meta = np.asarray(action_noise, dtype=float).tolist()
+    demos = Demonstrations(meta={"env_id": task.env_id, "task": task.name, "seeds": [seeds[0], seeds[-1]],
+                                 "beta": agent.beta, "action_noise": noise_meta})
+    stats = CollectStats()
+    for rec in records:
+        demos.add(recorder.episodes[rec.seed])
+        stats.episodes += 1
+        stats.steps += rec.steps
+        stats.successes += rec.success
+        stats.outcomes.append(rec.success)
+        stats.collisions += rec.collision
     return demos, stats
-
-
-class _Lockstep:
-    """Bookkeeping for N envs stepping together with one batched policy call."""
-
-    def __init__(self, envs, experts, policy, beta, rng, action_noise, max_steps=None):
-        self.envs, self.experts, self.policy = envs, experts, policy
-        self.max_steps = max_steps
-        self.beta, self.rng = beta, rng
-        n = len(envs)
-        act_dim = envs[0].action_space.shape[0]
-        sigma = np.broadcast_to(np.asarray(action_noise, dtype=np.float64), (act_dim,))
-        self.noise = _OUNoise(n, act_dim, sigma, 0.15, rng) if sigma.any() else None
-        self.active = np.zeros(n, dtype=bool)
-        self.obs = np.zeros((n, envs[0].observation_space.shape[0]), np.float32)
-        self.buf: list[dict[str, list]] = [dict(obs=[], act=[], dt=[]) for _ in range(n)]
-        self.state = policy.initial_state(n) if policy is not None else None
-        self.period = float(getattr(envs[0].unwrapped, "control_period", 0.05))
-        self.low, self.high = envs[0].action_space.low, envs[0].action_space.high
-
-    def start(self, i: int, seed: int) -> None:
-        obs, _ = self.envs[i].reset(seed=seed)
-        self.obs[i] = obs
-        self.active[i] = True
-        self.buf[i] = dict(obs=[], act=[], dt=[])
-        if self.experts[i] is not None:
-            self.experts[i].reset()
-        if self.noise is not None:
-            self.noise.reset(i)
-        if self.state is not None:
-            self.state[i] = 0.0
-
-    def _learner_actions(self) -> np.ndarray | None:
-        if self.policy is None:
-            return None
-        with torch.no_grad():
-            obs = torch.as_tensor(self.obs)
-            dt = torch.full((len(self.envs), 1), self.period)
-            action, self.state = self.policy(obs, self.state, dt)
-        return action.numpy()
-
-    def step(self) -> list[tuple[int, Episode, dict]]:
-        learner = self._learner_actions()
-        noise = self.noise.sample() if self.noise is not None else None
-        finished = []
-        for i in np.flatnonzero(self.active):
-            expert = self.experts[i]
-            if expert is None:
-                assert learner is not None
-                label = learner[i].astype(np.float32)
-            else:
-                label = np.asarray(expert.act(self.envs[i]), dtype=np.float32)
-            executed = label
-            if learner is not None and self.rng.random() >= self.beta:
-                executed = learner[i]
-            if noise is not None:
-                executed = executed + noise[i]
-            executed = np.clip(executed, self.low, self.high)
-            b = self.buf[i]
-            b["obs"].append(self.obs[i].copy())
-            b["act"].append(label)
-            b["dt"].append(self.period)
-            obs, _r, term, trunc, info = self.envs[i].step(executed)
-            if not np.isfinite(obs).all():
-                raise LiquidControlError(f"env {i} returned a non-finite observation; the simulation is unstable.")
-            self.obs[i] = obs
-            if self.max_steps is not None and len(b["obs"]) >= self.max_steps:
-                trunc, info = True, {**info, "is_success": False}
-            if term or trunc:
-                self.active[i] = False
-                ep = Episode(np.array(b["obs"], np.float32), np.array(b["act"], np.float32),
-                             np.array(b["dt"], np.float32))
-                finished.append((int(i), ep, info))
-        return finished

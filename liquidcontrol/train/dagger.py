@@ -12,8 +12,13 @@ Reads top to bottom:
    and the policy is refitted with a decaying learning rate. A last
    validation scores the final fit.
 
-Seeds: evaluation uses 0 .. 899,999, validation 900,000 and up, training
-1,000,000 and up, so the three never overlap.
+Seeds follow the one seed plan (:mod:`liquidcontrol.seeds`): demonstrations
+are training round 0, DAgger rounds 1..N, validation its own fixed range,
+evaluation another, so no two ever share an episode.
+Budgets are counts (episodes, epochs, rounds): the same seed and budget give
+the same policy on any machine. ``max_minutes`` is an optional safety cap:
+when it fires, the round in progress still scores the latest fit on the
+validation seeds before training stops.
 Checkpoints are written after every BC epoch and every DAgger iteration;
 ``resume=True`` continues from the last one; Ctrl-C saves and exits cleanly.
 """
@@ -30,13 +35,12 @@ import torch
 
 from liquidcontrol.config import option
 from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.seeds import training_seeds, validation_seeds
+from liquidcontrol.tasks import Task, get_task
 from liquidcontrol.train.bc import FitConfig, fit, make_optimizer
 from liquidcontrol.train.checkpoint import load_checkpoint, save_checkpoint
 from liquidcontrol.train.collect import collect_episodes
 from liquidcontrol.train.data import Demonstrations
-
-TRAIN_SEED_BASE = 1_000_000
-VALIDATION_SEED_BASE = 900_000  # checkpoint selection; evaluation uses seeds below 900,000
 
 
 @dataclass
@@ -45,12 +49,13 @@ class DaggerConfig(FitConfig):
 
     lr: float = option(1e-2, "Adam learning rate (decays by lr_decay per DAgger iteration)")
 
-    env_id: str = option("liquidcontrol/Parking-v0", "Gymnasium env id")
-    kind: str = option("cfc-ncp", "model kind (see liquidcontrol.policies.MODEL_KINDS)")
-    units: int = option(12, "neurons (liquid kinds) or hidden units (baselines)")
-    seed: int = option(0, "random seed (weights, batching, training episodes)")
+    task: str = option("parking", "task name (see liquidcontrol.tasks); sets the env, expert and defaults")
+    kind: str = option("", "model kind (see liquidcontrol.policies.MODEL_KINDS); empty = the task's default")
+    units: int = option(0, "neurons (liquid kinds) or hidden units (baselines); 0 = the task's default")
+    param_budget: int = option(0, "baselines only: size the model to about this many trainable parameters instead of --units")
+    seed: int = option(0, "training seed (weights, batching, training episodes)")
     demo_episodes: int = option(64, "expert episodes recorded for behaviour cloning")
-    demo_noise: list[float] = option([0.1, 0.0], "OU noise per action dimension on the expert's executed action (labels stay clean)")
+    demo_noise: list[float] = option([], "OU noise per action dimension on the expert's executed action (labels stay clean); empty = the task's recipe")
     bc_epochs: int = option(40, "behaviour-cloning passes over the demonstrations")
     iterations: int = option(16, "DAgger rounds of rollout, labelling and refit (a last validation scores the final fit)")
     episodes_per_iteration: int = option(64, "learner episodes per DAgger iteration")
@@ -62,11 +67,33 @@ class DaggerConfig(FitConfig):
     rollout_steps: int = option(500, "DAgger rollouts stop after this many steps (counted as failures)")
     beta: float = option(0.0, "probability that the expert executes a step in DAgger rollouts")
     n_envs: int = option(16, "envs stepped in lockstep")
-    max_minutes: float = option(0.0, "stop starting new DAgger iterations after this many minutes (0 = no limit)")
+    max_minutes: float = option(0.0, "optional safety cap: after this many minutes the current round only validates, then training stops (0 = none)")
     threads: int = option(1, "torch threads (1 is fastest for tiny models)")
     out: str = option("runs/train", "output folder (checkpoint/, best/, data/, tb/)")
     resume: bool = option(False, "continue the run in --out from its last checkpoint")
     progress: bool = option(True, "show progress bars")
+
+
+def resolve(config: DaggerConfig) -> tuple[DaggerConfig, Task]:
+    """Fill the fields left to the task (kind, units, demo noise, recipe) and check them."""
+    import dataclasses
+
+    task = get_task(config.task)
+    changes: dict[str, Any] = {}
+    defaults = {f.name: getattr(DaggerConfig(), f.name) for f in dataclasses.fields(DaggerConfig)}
+    for key, value in task.recipe.items():
+        if key not in defaults:
+            raise LiquidControlError(f"task {task.name!r} recipe names unknown training field {key!r}.")
+        if getattr(config, key) == defaults[key]:
+            changes[key] = value
+    if not config.kind:
+        changes["kind"] = task.kind
+    if not config.units:
+        changes["units"] = task.units
+    from liquidcontrol.perturb.registry import parse_item
+
+    task.check_train_perturbations([parse_item(p)[0] for p in config.train_perturbations])
+    return dataclasses.replace(config, **changes), task
 
 
 @dataclass
@@ -86,20 +113,22 @@ def train(config: DaggerConfig) -> dict[str, Any]:
     """Run the whole recipe; returns a summary (success per iteration, paths, time)."""
     from torch.utils.tensorboard import SummaryWriter
 
+    config, task = resolve(config)
     torch.set_num_threads(max(1, config.threads))
     out = Path(config.out)
     start = time.perf_counter()
-    run = _resume(config, out) if config.resume else _fresh(config, out)
+    run = _resume(config, out) if config.resume else _fresh(config, task, out)
     writer = SummaryWriter(str(out / "tb"))
     rng = np.random.default_rng(config.seed + 1000 * run.iteration + run.bc_epoch)
+    capped = False
     try:
         if run.iteration == 0:
-            _behaviour_cloning(config, out, run, rng, writer)
-        while run.iteration <= config.iterations + 1:
-            if config.max_minutes and time.perf_counter() - start > 60 * config.max_minutes:
-                print(f"time budget of {config.max_minutes} min reached after iteration {run.iteration - 1}")
-                break
-            _dagger_iteration(config, out, run, rng, writer)
+            _behaviour_cloning(config, task, out, run, rng, writer)
+        while run.iteration <= config.iterations + 1 and not capped:
+            capped = bool(config.max_minutes) and time.perf_counter() - start > 60 * config.max_minutes
+            if capped:
+                print(f"safety cap of {config.max_minutes} min reached: round {run.iteration} only validates the last fit")
+            _dagger_iteration(config, task, out, run, rng, writer, score_only=capped)
     except KeyboardInterrupt:
         _save(config, out, run)
         print(f"\ninterrupted: checkpoint saved in {out / 'checkpoint'}; continue with --resume")
@@ -112,17 +141,19 @@ def train(config: DaggerConfig) -> dict[str, Any]:
         "history": run.history,
         "train_seconds": time.perf_counter() - start,
         "steps": run.demos.num_steps,
+        "capped": capped,
+        "config": asdict(config),
     }
 
 
-def _fresh(config: DaggerConfig, out: Path) -> _Run:
+def _fresh(config: DaggerConfig, task: Task, out: Path) -> _Run:
     from liquidcontrol.train.model import build_policy, probe_env
 
     if (out / "checkpoint" / "progress.json").exists():
         raise LiquidControlError(f"{out} already holds a training run; pass --resume to continue it or choose another --out.")
     torch.manual_seed(config.seed)
-    obs_dim, act_dim, period = probe_env(config.env_id)
-    policy = build_policy(config.kind, obs_dim, act_dim, config.units, period, config.seed)
+    probe = probe_env(task.env_id, task.env_kwargs)
+    policy = build_policy(config.kind, probe, config.units, config.seed, param_budget=config.param_budget)
     return _Run(policy, make_optimizer(policy.parameters(), config), Demonstrations(), history=[])
 
 
@@ -147,17 +178,19 @@ def _save(config: DaggerConfig, out: Path, run: _Run) -> None:
     save_checkpoint(out / "checkpoint", run.policy, progress, run.optimizer)
 
 
-def _behaviour_cloning(config: DaggerConfig, out: Path, run: _Run, rng: np.random.Generator, writer: Any) -> None:
+def _behaviour_cloning(config: DaggerConfig, task: Task, out: Path, run: _Run, rng: np.random.Generator,
+                       writer: Any) -> None:
     data_file = out / "data" / "iter_000.npz"
     if data_file.exists() and run.bc_epoch > 0:
         run.demos = Demonstrations.load(data_file)
     else:
         run.demos, stats = collect_episodes(
-            config.env_id, config.demo_episodes, TRAIN_SEED_BASE + 100_000 * config.seed,
-            action_noise=config.demo_noise, n_envs=config.n_envs, progress=config.progress, desc="expert demos")
+            task, training_seeds(config.seed, 0, config.demo_episodes),
+            action_noise=config.demo_noise or 0.0, n_envs=config.n_envs, progress=config.progress,
+            desc="expert demos")
         run.demos.save(data_file)
         writer.add_scalar("success/expert_noisy", stats.success_rate, 0)
-        run.policy.set_normalization(*run.demos.obs_stats(config.obs_std_floor))
+        run.policy.set_obs_stats(run.demos.obs_stats(config.obs_std_floor))
 
     def on_epoch(epoch: int, loss: float) -> None:
         run.bc_epoch += 1
@@ -181,30 +214,30 @@ def _perturb_half(config: DaggerConfig, seed: int) -> Any:
     return wrap
 
 
-def _validate(config: DaggerConfig, run: _Run) -> float:
-    """Success of the current policy driving alone on the fixed validation seeds."""
-    if config.validation_episodes <= 0:
+def validate(task: Task, policy: Any, episodes: int, n_envs: int = 16, progress: bool = False) -> float:
+    """Success of ``policy`` driving alone on the fixed validation seeds (NaN if ``episodes`` is 0)."""
+    if episodes <= 0:
         return float("nan")
-    _, stats = collect_episodes(
-        config.env_id, config.validation_episodes, VALIDATION_SEED_BASE, policy=run.policy, label=False,
-        n_envs=config.n_envs, progress=config.progress, desc="validate")
+    _, stats = collect_episodes(task, validation_seeds(episodes), policy=policy, label=False,
+                                n_envs=n_envs, progress=progress, desc="validate")
     return stats.success_rate
 
 
-def _dagger_iteration(config: DaggerConfig, out: Path, run: _Run, rng: np.random.Generator, writer: Any) -> None:
+def _dagger_iteration(config: DaggerConfig, task: Task, out: Path, run: _Run, rng: np.random.Generator,
+                      writer: Any, score_only: bool = False) -> None:
     """Score the current learner on the validation seeds (keep it if best),
     then let it drive on fresh seeds, label, aggregate and refit."""
     it = run.iteration
     run.policy.eval()
-    final = it == config.iterations + 1  # the last round only scores the final fit
-    val = _validate(config, run)
+    final = score_only or it == config.iterations + 1  # the last round only scores the final fit
+    val = validate(task, run.policy, config.validation_episodes, config.n_envs, config.progress)
     learner = float("nan")
     if not final:
-        seed = TRAIN_SEED_BASE + 100_000 * config.seed + 10_000 * it
+        seeds = training_seeds(config.seed, it, config.episodes_per_iteration)
         new, stats = collect_episodes(
-            config.env_id, config.episodes_per_iteration, seed, policy=run.policy, beta=config.beta,
+            task, seeds, policy=run.policy, beta=config.beta,
             n_envs=config.n_envs, max_steps=config.rollout_steps, progress=config.progress,
-            desc=f"DAgger {it}/{config.iterations}", wrap=_perturb_half(config, seed))
+            desc=f"DAgger {it}/{config.iterations}", wrap=_perturb_half(config, seeds[0]))
         learner = stats.success_rate
         writer.add_scalar("success/learner", learner, it)
     writer.add_scalar("success/validation", val, it)

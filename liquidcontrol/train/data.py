@@ -2,15 +2,22 @@
 
 The file is an open format any numpy user can read (``allow_pickle=False``):
 
-========== ================= ==========================================
-key        shape             meaning
-========== ================= ==========================================
-obs        [N, obs_dim]      observations, all episodes concatenated
-act        [N, act_dim]      action labels (the expert's answer)
-dt         [N]               seconds since the previous step
-lengths    [E]               steps per episode (sum = N)
-meta       []                JSON string: env id, layouts, provenance
-========== ================= ==========================================
+============== ================= ==========================================
+key            shape             meaning
+============== ================= ==========================================
+obs            [N, obs_dim]      flat observations, all episodes concatenated
+obs.<key>      [N, ...]          Dict observations: one array per key
+                                 (vectors float32, images uint8 [N, H, W, 3])
+act            [N, act_dim]      action labels (the expert's answer)
+dt             [N]               seconds since the previous step
+lengths        [E]               steps per episode (sum = N)
+meta           []                JSON string: env id, task, provenance
+============== ================= ==========================================
+
+Training reads batches of whole episodes, in TBPTT chunks: a chunk's arrays
+([B, chunk, ...], padded where an episode already ended) are built only when
+the chunk is trained on, so camera episodes are never padded to the longest
+episode in memory.
 """
 
 from __future__ import annotations
@@ -24,20 +31,24 @@ from typing import Any
 
 import numpy as np
 
+from liquidcontrol import obs as obslib
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.fileio import atomic_path
+
+ObsStats = tuple[np.ndarray, np.ndarray] | dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
 class Episode:
-    """One episode: ``obs`` [T, obs_dim], ``act`` [T, act_dim], ``dt`` [T] seconds."""
+    """One episode: ``obs`` [T, obs_dim] (or a dict of [T, ...] arrays),
+    ``act`` [T, act_dim], ``dt`` [T] seconds."""
 
-    obs: np.ndarray
+    obs: obslib.Batch
     act: np.ndarray
     dt: np.ndarray
 
     def __len__(self) -> int:
-        return int(self.obs.shape[0])
+        return int(self.act.shape[0])
 
 
 @dataclass
@@ -57,7 +68,9 @@ class Demonstrations:
     def add(self, episode: Episode) -> None:
         if len(episode) == 0:
             return
-        if not (np.isfinite(episode.obs).all() and np.isfinite(episode.act).all()):
+        if obslib.length(episode.obs) != len(episode) or len(episode.dt) != len(episode):
+            raise LiquidControlError("an episode's observations, actions and dt differ in length; it was not added.")
+        if not (obslib.finite(episode.obs) and np.isfinite(episode.act).all()):
             raise LiquidControlError("an episode contains NaN or infinite values; it was not added.")
         self.episodes.append(episode)
 
@@ -65,29 +78,36 @@ class Demonstrations:
         for ep in other.episodes:
             self.add(ep)
 
-    def obs_stats(self, std_floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel mean and std over all steps (for policy normalisation).
+    def obs_stats(self, std_floor: float = 0.0) -> ObsStats:
+        """Per-channel mean and std over all steps (for policy normalisation):
+        ``(mean, std)`` for flat observations, ``{key: (mean, std)}`` for the
+        vector keys of Dict observations (images are not normalised here).
 
         ``std_floor`` (in each channel's unit) bounds the std from below: a
         sensor that barely varied in the demonstrations (a rangefinder that
         always read its maximum) would otherwise turn a few centimetres of
         noise into an input tens of standard deviations out.
         """
-        obs = np.concatenate([e.obs for e in self.episodes])
+        obs = obslib.concat([e.obs for e in self.episodes])
+        if isinstance(obs, dict):
+            return {k: (v.mean(axis=0), np.maximum(v.std(axis=0), std_floor))
+                    for k, v in obs.items() if v.dtype != np.uint8}
         return obs.mean(axis=0), np.maximum(obs.std(axis=0), std_floor)
 
     def save(self, path: str | Path) -> Path:
         if not self.episodes:
             raise LiquidControlError(f"refusing to save an empty demonstration set to {path}.")
+        obs = obslib.concat([e.obs for e in self.episodes])
+        arrays = ({f"obs.{k}": v for k, v in obs.items()} if isinstance(obs, dict)
+                  else {"obs": obs.astype(np.float32)})
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(
-                    fh,
-                    obs=np.concatenate([e.obs for e in self.episodes]).astype(np.float32),
+                    fh, **arrays,
                     act=np.concatenate([e.act for e in self.episodes]).astype(np.float32),
                     dt=np.concatenate([e.dt for e in self.episodes]).astype(np.float32),
                     lengths=np.array([len(e) for e in self.episodes], dtype=np.int64),
-                    meta=np.array(json.dumps(self.meta)),
+                    meta=np.array(json.dumps(self.meta, allow_nan=False)),
                 )
         return Path(path)
 
@@ -98,16 +118,20 @@ class Demonstrations:
             raise LiquidControlError(f"demonstration file {path} does not exist.")
         try:
             with np.load(path, allow_pickle=False) as data:
-                obs, act, dt, lengths = (data[k] for k in ("obs", "act", "dt", "lengths"))
+                act, dt, lengths = (data[k] for k in ("act", "dt", "lengths"))
+                keys = [k for k in data.files if k.startswith("obs.")]
+                obs: obslib.Batch = {k[4:]: data[k] for k in keys} if keys else data["obs"]
                 meta = json.loads(str(data["meta"])) if "meta" in data else {}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             raise LiquidControlError(f"{path} is not a valid demonstration file ({exc}).") from None
-        if lengths.sum() != len(obs) or not (len(obs) == len(act) == len(dt)):
+        n = obslib.length(obs)
+        if lengths.sum() != n or not (n == len(act) == len(dt)) or (
+                isinstance(obs, dict) and len({len(v) for v in obs.values()}) > 1):
             raise LiquidControlError(f"{path} is inconsistent: episode lengths do not match the arrays.")
         demos = cls(meta=meta)
         bounds = np.concatenate([[0], np.cumsum(lengths)])
         for a, b in zip(bounds[:-1], bounds[1:]):
-            demos.add(Episode(obs[a:b], act[a:b], dt[a:b]))
+            demos.add(Episode(obslib.take(obs, int(a), int(b)), act[a:b], dt[a:b]))
         return demos
 
     def batches(self, batch_size: int, rng: np.random.Generator) -> Iterator[PaddedBatch]:
@@ -125,25 +149,40 @@ class Demonstrations:
 
 @dataclass
 class PaddedBatch:
-    """Episodes padded to one length: ``obs`` [B, T, D], ``act`` [B, T, A],
-    ``dt`` [B, T], ``mask`` [B, T] (1 on real steps, 0 on padding)."""
+    """Episodes trained together; :meth:`chunk` builds the padded arrays of
+    steps ``[start, stop)``: ``obs`` [B, T, ...] (or a dict of them), ``act``
+    [B, T, A], ``dt`` [B, T], ``mask`` [B, T] (1 on real steps, 0 on padding)."""
 
-    obs: np.ndarray
-    act: np.ndarray
-    dt: np.ndarray
-    mask: np.ndarray
+    episodes: list[Episode]
 
     @classmethod
     def from_episodes(cls, episodes: list[Episode]) -> PaddedBatch:
-        steps = max(len(e) for e in episodes)
-        n = len(episodes)
-        obs = np.zeros((n, steps, episodes[0].obs.shape[1]), np.float32)
-        act = np.zeros((n, steps, episodes[0].act.shape[1]), np.float32)
-        dt = np.zeros((n, steps), np.float32)
-        mask = np.zeros((n, steps), np.float32)
-        for i, e in enumerate(episodes):
-            t = len(e)
-            obs[i, :t], act[i, :t], dt[i, :t], mask[i, :t] = e.obs, e.act, e.dt, 1.0
+        return cls(list(episodes))
+
+    @property
+    def steps(self) -> int:
+        return max(len(e) for e in self.episodes)
+
+    def chunk(self, start: int, stop: int) -> tuple[obslib.Batch, np.ndarray, np.ndarray, np.ndarray]:
+        stop = min(stop, self.steps)
+        t, n = stop - start, len(self.episodes)
+        first = self.episodes[0]
+        act = np.zeros((n, t, first.act.shape[1]), np.float32)
+        dt = np.zeros((n, t), np.float32)
+        mask = np.zeros((n, t), np.float32)
+        if isinstance(first.obs, dict):
+            obs: obslib.Batch = {k: np.zeros((n, t, *v.shape[1:]), v.dtype) for k, v in first.obs.items()}
+        else:
+            obs = np.zeros((n, t, first.obs.shape[1]), np.float32)
+        for i, e in enumerate(self.episodes):
+            a, b = min(start, len(e)), min(stop, len(e))
+            k = b - a
+            if isinstance(obs, dict):
+                for key, arr in obs.items():
+                    arr[i, :k] = e.obs[key][a:b]  # type: ignore[index]
+            else:
+                obs[i, :k] = e.obs[a:b]  # type: ignore[index]
+            act[i, :k], dt[i, :k], mask[i, :k] = e.act[a:b], e.dt[a:b], 1.0
             # Padding repeats the nominal period so the cell never sees dt = 0.
-            dt[i, t:] = e.dt[-1] if t else 0.05
-        return cls(obs, act, dt, mask)
+            dt[i, k:] = e.dt[-1] if len(e) else 0.05
+        return obs, act, dt, mask

@@ -1,4 +1,4 @@
-"""``liquidcontrol demos``: record expert demonstrations to an ``.npz`` file."""
+"""``liquidcontrol demos --task NAME``: record expert demonstrations to an ``.npz`` file."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from liquidcontrol.config import add_dataclass_arguments, dataclass_from_args, o
 class DemosConfig:
     """Record episodes driven by the task's scripted expert."""
 
-    env_id: str = option("liquidcontrol/Parking-v0", "Gymnasium env id")
+    task: str = option("parking", "task name (see liquidcontrol.tasks)")
     episodes: int = option(64, "number of episodes")
-    seed: int = option(1_000_000, "seed of the first episode (the next ones count up)")
-    noise: list[float] = option([0.1, 0.0], "OU noise on the executed action, one value or one per action dimension; labels stay clean")
+    seed: int = option(0, "training seed: episodes come from its demonstration round in the seed plan")
+    noise: list[float] = option([], "OU noise on the executed action, one value or one per action dimension (labels stay clean); empty = the task's recipe")
     out: str = option("demos.npz", "output file (.npz)")
 
 
@@ -24,11 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import liquidcontrol.envs  # noqa: F401 - registers the ids
+    from liquidcontrol.seeds import training_seeds
+    from liquidcontrol.tasks import get_task
     from liquidcontrol.train.collect import collect_episodes
 
     cfg = dataclass_from_args(DemosConfig, args)
-    demos, stats = collect_episodes(cfg.env_id, cfg.episodes, cfg.seed, action_noise=cfg.noise, desc="expert demos")
+    task = get_task(cfg.task)
+    noise = cfg.noise or task.recipe.get("demo_noise", 0.0)
+    demos, stats = collect_episodes(task, training_seeds(cfg.seed, 0, cfg.episodes), action_noise=noise,
+                                    desc="expert demos")
     path = demos.save(cfg.out)
     print(f"saved {len(demos)} episodes ({demos.num_steps} steps, expert success {stats.success_rate:.0%}) to {path}")
     return 0

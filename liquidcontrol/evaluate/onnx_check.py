@@ -1,0 +1,102 @@
+"""The closed-loop ONNX check: does the file that ships behave like the torch policy?
+
+Two measurements on held-out seeds, both needed to pass:
+
+1. **Outcomes per seed.** The torch policy and the shipped ``policy.onnx``
+   (through :class:`liquidcontrol.runtime.PolicyRunner`) each drive the same
+   seeds on their own; the share of seeds where both succeed or both fail
+   must be at least ``min_agreement`` (98 %).
+2. **Actions on the same observations.** The torch policy drives; the ONNX
+   runner is fed exactly the observations torch saw (and the same resets), and
+   the largest |Δaction| over every step must stay within ``action_tolerance``.
+
+The second part is what makes this a check: two broken policies that both
+always fail would agree on every outcome, but not on their actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.evaluate.agents import RuntimeAgent
+from liquidcontrol.evaluate.sweep import make_env
+from liquidcontrol.rollout import EpisodeRecord, TorchPolicyAgent, run_episodes
+
+MIN_AGREEMENT = 0.98
+ACTION_TOLERANCE = 1e-4  # action units; torch vs onnxruntime float32 differ by ~1e-6
+
+
+class _ShadowAgent:
+    """Drives with torch and runs the ONNX runner on the same inputs alongside."""
+
+    def __init__(self, policy: Any, bundle: str | Path) -> None:
+        self.torch = TorchPolicyAgent(policy)
+        self.onnx = RuntimeAgent(bundle, "onnxruntime")
+        self.name = "torch with ONNX shadow"
+        self.max_delta = 0.0
+        self.steps = 0
+
+    def reset(self, n_envs: int) -> None:
+        self.torch.reset(n_envs)
+        self.onnx.reset(n_envs)
+
+    def act(self, obs: Any, dt: np.ndarray, active: np.ndarray) -> np.ndarray:
+        a = self.torch.act(obs, dt, active)
+        try:
+            b = self.onnx.act(obs, dt, active)
+        except LiquidControlError:
+            b = np.full_like(a, np.inf)  # a runner that refuses to step is as wrong as it gets
+        rows = np.flatnonzero(active)
+        if rows.size:
+            delta = float(np.max(np.abs(a[rows] - b[rows])))
+            self.max_delta = max(self.max_delta, delta if np.isfinite(delta) else float("inf"))
+            self.steps += int(rows.size)
+        return a
+
+    def reset_done(self, mask: np.ndarray) -> None:
+        self.torch.reset_done(mask)
+        self.onnx.reset_done(mask)
+
+
+def max_action_delta(policy: Any, bundle: str | Path, env_id: str, seeds: Sequence[int], n_envs: int = 8,
+                     env_kwargs: dict[str, Any] | None = None, max_steps: int | None = None) -> tuple[float, int]:
+    """Largest |torch - ONNX| action over the torch policy's closed loop on ``seeds``, and the steps compared."""
+    width = max(1, min(n_envs, len(seeds)))
+    envs: list[gym.Env] = [make_env(env_id, (), 0, **(env_kwargs or {})) for _ in range(width)]
+    agent = _ShadowAgent(policy, bundle)
+    try:
+        run_episodes(envs, agent, list(seeds), max_steps=max_steps)
+    finally:
+        for env in envs:
+            env.close()
+    return agent.max_delta, agent.steps
+
+
+def outcome_agreement(a: Sequence[EpisodeRecord], b: Sequence[EpisodeRecord]) -> float:
+    """Share of seeds on which both runs succeeded or both failed."""
+    by_seed = {r.seed: r.success for r in b}
+    if not a or {r.seed for r in a} != set(by_seed):
+        raise LiquidControlError("the two evaluations to compare must cover the same seeds.")
+    return float(np.mean([r.success == by_seed[r.seed] for r in a]))
+
+
+def onnx_check(torch_episodes: Sequence[EpisodeRecord], onnx_episodes: Sequence[EpisodeRecord],
+               max_delta: float, steps_compared: int, min_agreement: float = MIN_AGREEMENT,
+               action_tolerance: float = ACTION_TOLERANCE) -> dict[str, Any]:
+    """The check's verdict and its numbers (JSON-ready)."""
+    agreement = outcome_agreement(torch_episodes, onnx_episodes)
+    torch_rate = float(np.mean([r.success for r in torch_episodes]))
+    onnx_rate = float(np.mean([r.success for r in onnx_episodes]))
+    passed = agreement >= min_agreement and max_delta <= action_tolerance and steps_compared > 0
+    return {
+        "torch_success": torch_rate, "onnx_success": onnx_rate, "gap": abs(torch_rate - onnx_rate),
+        "seed_agreement": agreement, "min_agreement": min_agreement, "episodes": len(torch_episodes),
+        "max_abs_action_delta": max_delta if np.isfinite(max_delta) else None,
+        "action_tolerance": action_tolerance, "steps_compared": steps_compared, "passed": bool(passed),
+    }
