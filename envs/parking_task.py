@@ -32,6 +32,36 @@ def _position(info: dict[str, Any]) -> tuple[float, float] | None:
     return None if pose is None else (pose[0], pose[1])
 
 
+def highway_parking_rate(steps: int) -> tuple[str, float | None]:
+    """Steps/s of highway-env ``parking-v0`` (None if it is not installed), for ``bench env parking``."""
+    import time
+
+    import numpy as np
+    try:
+        import gymnasium as gym
+        import highway_env  # noqa: F401  (registers parking-v0)
+    except ImportError:
+        return "highway-env parking-v0", None
+    env = gym.make("parking-v0")
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            _, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, 2).astype(np.float32))
+            if terminated or truncated:
+                env.reset()
+
+    run(max(steps // 10, 1))
+    start = time.perf_counter()
+    run(steps)
+    rate = steps / (time.perf_counter() - start)
+    env.close()
+    return "highway-env parking-v0", rate
+
+
+
+
 PARKING = register_task(Task(
     name="parking",
     env_id=PARKING_ID,
@@ -55,4 +85,5 @@ PARKING = register_task(Task(
     render_camera="top",
     success_label="parked",
     time_label="time to park",
+    peer_benchmark=highway_parking_rate,
 ))

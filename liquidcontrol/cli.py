@@ -19,12 +19,13 @@ from types import ModuleType
 from liquidcontrol.errors import LiquidControlError
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "main": ("liquidcontrol.main_job", "train, evaluate, export and report on the default task (parking)"),
+    "main": ("liquidcontrol.main_job", "train, evaluate, export and report on a task (--task, default parking)"),
+    "compare": ("liquidcontrol.compare", "model kinds side by side over several training seeds, aggregated to JSON/CSV/Markdown"),
     "demos": ("liquidcontrol.train.demos", "record expert demonstrations to a .npz file"),
     "train": ("liquidcontrol.train.cli", "behaviour cloning + DAgger for any model kind"),
     "eval": ("liquidcontrol.evaluate.cli", "evaluate a bundle or the expert, clean and perturbed"),
     "export": ("liquidcontrol.export.cli", "export a checkpoint to an ONNX policy bundle"),
-    "bench": ("liquidcontrol.bench.cli", "benchmarks: 'bench models', 'bench env parking'"),
+    "bench": ("liquidcontrol.bench.cli", "benchmarks: 'bench models', 'bench env TASK'"),
 }
 
 # Top-level import name -> the optional extra of pyproject.toml that provides it.

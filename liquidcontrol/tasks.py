@@ -119,6 +119,8 @@ class Task:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     success_label: str = "success"
     time_label: str = "time to success"
+    #: ``peer_benchmark(steps) -> (name, steps/s or None if not installed)`` for ``bench env``.
+    peer_benchmark: Callable[[int], tuple[str, float | None]] | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():

@@ -1,12 +1,12 @@
-"""Env speed: ``liquidcontrol/Parking-v0`` against raw MuJoCo and highway-env ``parking-v0``.
+"""Env speed of a task: its env against raw MuJoCo physics and the task's peer environment.
 
 In one run on one thread: env steps/s (random actions, resets included);
 the same model stepped by bare ``mj_step`` (``frame_skip`` physics steps per
-control step, no Python around it); the scripted expert's cost per call;
-and, if highway-env is installed, its ``parking-v0`` steps/s. Targets: env
-step time <= 2x the raw physics time (overhead <= physics), and >= 50x the
-steps/s of highway-env. Timings are noisy on a shared machine; nothing is
-asserted.
+control step, from a live state, no Python around it); env steps/s with the
+scripted expert acting (DAgger's cost); and, if the task names a peer
+benchmark (parking: highway-env ``parking-v0``) and it is installed, the
+peer's steps/s. Target: env step time <= 2x the raw physics time. Timings are
+noisy on a shared machine; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -22,11 +22,8 @@ import numpy as np
 
 from liquidcontrol.fileio import atomic_write_json
 
-TASKS = ("parking",)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("task", choices=TASKS, help="which env to benchmark")
+    parser.add_argument("task", help="task whose env to benchmark (see liquidcontrol.tasks), e.g. parking")
     parser.add_argument("--steps", type=int, default=4000, help="timed control steps per repetition (default 4000)")
     parser.add_argument("--repeats", type=int, default=3, help="repetitions; the median is reported (default 3)")
     parser.add_argument("--highway-steps", type=int, default=150,
@@ -46,15 +43,15 @@ def _median_rate(fn: Callable[[int], None], steps: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
-def _parking_rates(steps: int, repeats: int) -> dict[str, float]:
-    """Steps/s of the env, of raw mj_step on its model, and calls/s of the expert."""
-    import mujoco
+def _env_rates(task: Any, steps: int, repeats: int) -> dict[str, float]:
+    """Steps/s of the task's env, of raw mj_step on its model (from a live state), and
+    env steps/s with the expert acting every step (what DAgger does)."""
+    import gymnasium as gym
 
-    from liquidcontrol.envs import ParallelParkingExpert, ParkingEnv
-
-    env = ParkingEnv()
+    env = gym.make(task.env_id, **task.env_kwargs)
     env.reset(seed=0)
-    actions = np.random.default_rng(0).uniform(-1, 1, size=(1024, 2)).astype(np.float32)
+    space = env.action_space
+    actions = np.random.default_rng(0).uniform(space.low, space.high, size=(1024, *space.shape)).astype(np.float32)
 
     def env_steps(n: int) -> None:
         for i in range(n):
@@ -62,70 +59,65 @@ def _parking_rates(steps: int, repeats: int) -> dict[str, float]:
             if terminated or truncated:
                 env.reset()
 
-    model, data = env.model, mujoco.MjData(env.model)
-    data.ctrl[:] = (0.2, 0.2, 4.0, 4.0)  # a gentle turn, so contacts and wheels are live
+    rates = {"env_steps_per_s": _median_rate(env_steps, steps, repeats)}
+    base = env.unwrapped
+    if hasattr(base, "model") and hasattr(base, "data"):
+        import mujoco
 
-    def raw_steps(n: int) -> None:
-        for _ in range(n):
-            mujoco.mj_step(model, data, nstep=env.frame_skip)
-        mujoco.mj_resetData(model, data)
+        env.reset(seed=0)
+        for i in range(20):  # a live state: wheels turning, contacts on, the env's own controls set
+            env.step(actions[i])
+        model, live = base.model, base.data
+        data = mujoco.MjData(model)
+        mujoco.mj_copyData(data, model, live)
+        skip = int(getattr(base, "frame_skip", 1))
 
-    expert = ParallelParkingExpert()
+        def raw_steps(n: int) -> None:
+            for _ in range(n):
+                mujoco.mj_step(model, data, nstep=skip)
+            mujoco.mj_copyData(data, model, live)
+
+        rates["raw_mj_steps_per_s"] = _median_rate(raw_steps, steps, repeats)
+    expert = task.make_expert()
     env.reset(seed=1)
+    expert.reset()
 
     def expert_calls(n: int) -> None:
         for _ in range(n):
-            _, _, terminated, truncated, _ = env.step(expert.act(env))
+            _, _, terminated, truncated, _ = env.step(expert.act(env.unwrapped))
             if terminated or truncated:
                 env.reset()
+                expert.reset()
 
-    return {
-        "env_steps_per_s": _median_rate(env_steps, steps, repeats),
-        "raw_mj_steps_per_s": _median_rate(raw_steps, steps, repeats),
-        "expert_env_steps_per_s": _median_rate(expert_calls, max(steps // 4, 1), repeats),
-    }
-
-
-def _highway_rate(steps: int) -> float | None:
-    """Steps/s of highway-env ``parking-v0``, or None if it is not installed."""
-    try:
-        import gymnasium as gym
-        import highway_env  # noqa: F401  (registers parking-v0)
-    except ImportError:
-        return None
-    env = gym.make("parking-v0")
-    env.reset(seed=0)
-    rng = np.random.default_rng(0)
-
-    def run(n: int) -> None:
-        for _ in range(n):
-            _, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, 2).astype(np.float32))
-            if terminated or truncated:
-                env.reset()
-
-    rate = _median_rate(run, steps, 1)
+    rates["expert_env_steps_per_s"] = _median_rate(expert_calls, max(steps // 4, 1), repeats)
     env.close()
-    return rate
+    return rates
 
 
 def run(args: argparse.Namespace) -> int:
-    steps, highway_steps = (200, 10) if args.quick else (args.steps, args.highway_steps)
+    from liquidcontrol.tasks import get_task
+
+    task = get_task(args.task)
+    steps, peer_steps = (200, 10) if args.quick else (args.steps, args.highway_steps)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    rates: dict[str, Any] = _parking_rates(steps, 1 if args.quick else args.repeats)
-    env_us, raw_us = 1e6 / rates["env_steps_per_s"], 1e6 / rates["raw_mj_steps_per_s"]
-    rates["env_over_physics"] = env_us / raw_us
-    print(f"Parking-v0 env             {rates['env_steps_per_s']:10.0f} steps/s  ({env_us:6.1f} us/step)")
-    print(f"raw mj_step x frame_skip   {rates['raw_mj_steps_per_s']:10.0f} steps/s  ({raw_us:6.1f} us/step)")
-    print(f"env time / physics time    {rates['env_over_physics']:10.2f}    (target <= 2: overhead <= physics)")
+    rates: dict[str, Any] = {"task": task.name, **_env_rates(task, steps, 1 if args.quick else args.repeats)}
+    env_us = 1e6 / rates["env_steps_per_s"]
+    print(f"{task.env_id:<26} {rates['env_steps_per_s']:10.0f} steps/s  ({env_us:6.1f} us/step)")
+    if "raw_mj_steps_per_s" in rates:
+        raw_us = 1e6 / rates["raw_mj_steps_per_s"]
+        rates["env_over_physics"] = env_us / raw_us
+        print(f"raw mj_step x frame_skip   {rates['raw_mj_steps_per_s']:10.0f} steps/s  ({raw_us:6.1f} us/step)")
+        print(f"env time / physics time    {rates['env_over_physics']:10.2f}    (target <= 2: overhead <= physics)")
     print(f"env + expert (DAgger-like) {rates['expert_env_steps_per_s']:10.0f} steps/s")
-    highway = _highway_rate(highway_steps)
-    rates["highway_parking_steps_per_s"] = highway
-    if highway is None:
-        print("highway-env not installed: skipped (pip install 'liquidcontrol[bench]')")
-    else:
-        rates["speedup_vs_highway"] = rates["env_steps_per_s"] / highway
-        print(f"highway-env parking-v0     {highway:10.0f} steps/s")
-        print(f"speed-up vs highway-env    {rates['speedup_vs_highway']:10.1f}x   (target >= 50x)")
+    if task.peer_benchmark is not None:
+        name, peer = task.peer_benchmark(peer_steps)
+        rates["peer"] = {"name": name, "steps_per_s": peer}
+        if peer is None:
+            print(f"{name} not installed: skipped (pip install 'liquidcontrol[bench]')")
+        else:
+            rates["speedup_vs_peer"] = rates["env_steps_per_s"] / peer
+            print(f"{name:<26} {peer:10.0f} steps/s")
+            print(f"speed-up vs peer           {rates['speedup_vs_peer']:10.1f}x")
     if args.json:
         atomic_write_json(args.json, rates)
     return 0

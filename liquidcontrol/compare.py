@@ -1,0 +1,193 @@
+"""``liquidcontrol compare``: model kinds side by side, several training seeds each.
+
+For every kind and training seed it runs the main job (train, export,
+evaluate, sweep; the expert only once), then aggregates mean ± std over the
+seeds: clean success on the held-out seeds and, per perturbation, the
+success at each severity and the normalised AUC. Baselines are sized to the
+task's liquid model's *trainable* parameter count (``--param-budget``), so
+models compare at equal size. Results go to ``--results`` as JSON, CSV and a
+Markdown table, so anyone can regenerate and diff them::
+
+    liquidcontrol compare --task parking --kinds cfc-ncp lstm gru --seeds 0 1 2 --results results/parking
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liquidcontrol.config import add_dataclass_arguments, dataclass_from_args, option
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.fileio import atomic_write_json, atomic_write_text
+
+
+@dataclass
+class CompareConfig:
+    """Compare model kinds on one task, several training seeds each."""
+
+    task: str = option("parking", "task name (see liquidcontrol.tasks)")
+    kinds: list[str] = option(["cfc-ncp", "lstm", "gru"], "model kinds; the first is the reference whose size baselines match")
+    seeds: list[int] = option([0, 1, 2], "training seeds per kind")
+    out: str = option("runs/compare", "folder for the runs (one main-job folder per kind and seed)")
+    results: str = option("", "folder for the aggregated JSON/CSV/Markdown (default: OUT/results)")
+    budget: str = option("full", "training budget preset of the main job")
+    eval_episodes: int = option(500, "held-out episodes for each clean evaluation")
+    sweep_episodes: int = option(50, "episodes per perturbed condition")
+    severities: list[int] = option([1, 3, 5], "severities of the sweep")
+    train_perturbations: list[str] = option([], "perturbations every run trains with ('name:severity')")
+    resume: bool = option(True, "reuse finished runs in OUT (a run with report/summary.json is not repeated)")
+    progress: bool = option(True, "show progress")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_dataclass_arguments(parser, CompareConfig)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = dataclass_from_args(CompareConfig, args)
+    table = compare(cfg)
+    print(table["markdown"])
+    return 0
+
+
+def _reference_budget(task: Any, kind: str) -> int:
+    """Trainable parameters of ``kind`` at the task's default size on the task's env."""
+    from liquidcontrol.policies.registry import is_liquid
+    from liquidcontrol.train.model import build_policy, probe_env
+
+    if not is_liquid(kind):
+        raise LiquidControlError(f"the first kind is the size reference and must be a liquid kind, got {kind!r}.")
+    policy = build_policy(kind, probe_env(task.env_id, task.env_kwargs), task.units, 0)
+    return policy.num_parameters(effective=True)
+
+
+def compare(cfg: CompareConfig) -> dict[str, Any]:
+    """Run (or reuse) every kind x seed main job and write the aggregate; returns it."""
+    from liquidcontrol.main_job import MainConfig, main_job
+    from liquidcontrol.tasks import get_task
+
+    task = get_task(cfg.task)
+    if not cfg.kinds or not cfg.seeds:
+        raise LiquidControlError("compare needs at least one kind and one seed.")
+    budget = _reference_budget(task, cfg.kinds[0])
+    out = Path(cfg.out)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for k, kind in enumerate(cfg.kinds):
+        for j, seed in enumerate(cfg.seeds):
+            folder = out / f"{kind}-seed{seed}"
+            done = folder / "report" / "summary.json"
+            if cfg.resume and done.is_file():
+                summary = json.loads(done.read_text())
+            else:
+                print(f"== {kind}, training seed {seed} -> {folder}", flush=True)
+                main_job(MainConfig(
+                    task=task.name, out=str(folder), kind=kind, param_budget=0 if k == 0 else budget, seed=seed,
+                    budget=cfg.budget, eval_episodes=cfg.eval_episodes, sweep_episodes=cfg.sweep_episodes,
+                    severities=list(cfg.severities), train_perturbations=list(cfg.train_perturbations),
+                    expert=(k == 0 and j == 0), progress=cfg.progress))
+                summary = json.loads(done.read_text())
+            summary["sweep"] = _read_sweep(folder)
+            runs.setdefault(kind, []).append(summary)
+    table = aggregate(task.name, runs, budget)
+    dest = Path(cfg.results) if cfg.results else out / "results"
+    atomic_write_json(dest / "comparison.json", {k: v for k, v in table.items() if k != "markdown"})
+    atomic_write_text(dest / "comparison.csv", table["csv"])
+    atomic_write_text(dest / "comparison.md", table["markdown"])
+    return table
+
+
+def _read_sweep(folder: Path) -> dict[str, Any]:
+    """Per agent: the robustness curves of the run's sweep (empty without a sweep)."""
+    path = folder / "report" / "robustness" / "results.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    return {r["agent"]: r["curves"] for r in data["results"]}
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    arr = np.asarray(values, dtype=np.float64)
+    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0, "n": int(arr.size)}
+
+
+def aggregate(task: str, runs: dict[str, list[dict[str, Any]]], budget: int) -> dict[str, Any]:
+    """Mean ± std over seeds per kind: clean success, per-severity success and AUC per perturbation."""
+    kinds: dict[str, Any] = {}
+    expert: dict[str, Any] | None = None
+    for kind, summaries in runs.items():
+        clean = [next(v["success"] for n, v in s["clean"].items() if n.endswith("(torch)")) for s in summaries]
+        curves: dict[str, dict[str, list[float]]] = {}
+        for s in summaries:
+            for agent, agent_curves in s["sweep"].items():
+                if agent == "expert":
+                    expert = expert or agent_curves
+                    continue
+                for name, c in agent_curves.items():
+                    slot = curves.setdefault(name, {"auc": [], **{f"s{sev}": [] for sev in c["severity"]}})
+                    slot["auc"].append(c["auc"])
+                    for sev, val in zip(c["severity"], c["success"]):
+                        slot.setdefault(f"s{sev}", []).append(val)
+        kinds[kind] = {
+            "parameters": summaries[0].get("parameters"),
+            "seeds": [s["seed"] for s in summaries],
+            "clean_success": _stats(clean),
+            "train_seconds": _stats([s["training"]["train_seconds"] for s in summaries]),
+            "onnx_check_passed": all(s["onnx_check"]["passed"] for s in summaries),
+            "perturbations": {name: {k: _stats(v) for k, v in c.items()} for name, c in curves.items()},
+        }
+    table = {"task": task, "reference_trainable_parameters": budget, "kinds": kinds, "expert": expert}
+    table["csv"] = _csv(kinds)
+    table["markdown"] = _markdown(table)
+    return table
+
+
+def _csv(kinds: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["kind", "perturbation", "metric", "mean", "std", "n"])
+    for kind, k in kinds.items():
+        c = k["clean_success"]
+        w.writerow([kind, "clean", "success", c["mean"], c["std"], c["n"]])
+        for name, metrics in k["perturbations"].items():
+            for metric, st in metrics.items():
+                w.writerow([kind, name, metric, st["mean"], st["std"], st["n"]])
+    return buf.getvalue()
+
+
+def _pm(st: dict[str, float] | None, pct: bool = True) -> str:
+    if st is None:
+        return "–"
+    if pct:
+        return f"{st['mean'] * 100:.0f} ± {st['std'] * 100:.0f} %"
+    return f"{st['mean']:.2f} ± {st['std']:.2f}"
+
+
+def _markdown(table: dict[str, Any]) -> str:
+    kinds = table["kinds"]
+    names = list(kinds)
+    head = ["", *(f"{k} ({_params(kinds[k])})" for k in names)]
+    lines = [f"# {table['task']}: {', '.join(names)} (mean ± std over training seeds)", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines.append("| clean success, held-out seeds | " + " | ".join(_pm(kinds[k]["clean_success"]) for k in names) + " |")
+    lines.append("| training time (s) | " + " | ".join(_pm(kinds[k]["train_seconds"], pct=False) for k in names) + " |")
+    perts = list(dict.fromkeys(p for k in names for p in kinds[k]["perturbations"]))
+    for p in perts:
+        sevs = sorted({m for k in names for m in kinds[k]["perturbations"].get(p, {}) if m.startswith("s") and m != "s0"},
+                      key=lambda m: int(m[1:]))
+        for m in sevs:
+            lines.append(f"| {p} @ {m[1:]} | " + " | ".join(_pm(kinds[k]["perturbations"].get(p, {}).get(m)) for k in names) + " |")
+        lines.append(f"| {p} AUC | " + " | ".join(_pm(kinds[k]["perturbations"].get(p, {}).get("auc"), pct=False)
+                                                   for k in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _params(k: dict[str, Any]) -> str:
+    p = k.get("parameters") or {}
+    return f"{p.get('trainable')} trainable / {p.get('nominal')} nominal params"
