@@ -39,7 +39,7 @@ REWARD_TIME, REWARD_COLLISION, REWARD_SUCCESS = -0.01, -10.0, 10.0
 class ParkingEnv(gym.Env):
     """Parallel-park a 1:10 Ackermann car between two parked cars along a curb.
 
-    **Car.** MuSHR/F1TENTH-like, 3.4 kg, 0.50 x 0.26 m, wheelbase 0.33 m,
+    **Car.** MuSHR/F1TENTH-like, 3.4 kg in all, 0.50 x 0.26 m, wheelbase 0.33 m,
     track 0.22 m, wheel radius 0.05 m (``sim_assets/car/ackermann_car.xml``).
     Front wheels steer through position servos with Ackermann geometry, max
     0.38 rad (bicycle equivalent, turning radius 0.83 m at the rear axle),
@@ -70,6 +70,16 @@ class ParkingEnv(gym.Env):
     noise and drift as fractions of it (``obs_noise`` severity 1 is 2.5 cm
     on x and y, 5 cm on a range reading), so severities mean something
     physical for a 1:10 car rather than a fraction of the arena size.
+
+    Each layout entry also says how the sensor fails and saturates.
+    ``fail_value`` is what a lost reading reports: a rangefinder without an
+    echo reports its maximum range, 2.0 m (``pc.MAX_RANGE``); the pose
+    estimate (x, y, heading), the speed (wheel odometry) and the steering
+    encoder report ``"hold"``: their last delivered value repeats.
+    ``limits`` is the physical output range, [0, 2.0] m for the
+    rangefinders (``pc.RANGE_LIMITS``): a reading of exactly 2.0 m is
+    saturated ("no echo") and sensor noise leaves it at 2.0 m. The other
+    channels have no saturation limit.
 
     **Action** (float32 in [-1, 1]^2; see ``action_layout``):
 
@@ -103,21 +113,33 @@ class ParkingEnv(gym.Env):
     **Arguments**: ``render_mode`` (None or "rgb_array"), ``max_episode_seconds``
     (40.0), ``render_width`` / ``render_height`` (320 / 240 px), ``camera``
     ("top" or "chase"). ``set_physics(friction_scale, mass_scale)`` changes
-    the road grip and the chassis mass from the next reset.
+    the road grip and the car's mass from the next reset: ``friction_scale``
+    multiplies the sliding friction of the four tyres and of the road (both,
+    since MuJoCo uses the larger of the two); ``mass_scale`` multiplies the
+    mass and the inertia of every body of the car subtree (chassis 2.9 kg,
+    two steering knuckles 0.05 kg, four wheels 0.1 kg: 3.4 kg in total,
+    ``pc.CAR_MASS``), so the total mass is ``mass_scale`` x 3.4 kg with the
+    centre of mass unchanged (x1.1 / 1.25 / 1.5 / 1.75 / 2.0 = 3.74 / 4.25 /
+    5.1 / 5.95 / 6.8 kg, the ``mass`` severities 1-5), and recomputes the
+    model's derived constants (``mj_setConst``) so contacts see the new
+    inertia.
 
     **Version history**: v0 — first release.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
     control_period = 0.05
+    # fail_value: what a lost reading reports ("hold" = the last value repeats);
+    # limits: the sensor's physical output range (a reading at a limit is saturated).
     observation_layout: list[dict[str, Any]] = [
-        {"name": "x", "unit": "m", "group": "pose", "scale": 0.5},
-        {"name": "y", "unit": "m", "group": "pose", "scale": 0.5},
-        {"name": "cos_heading", "unit": "1", "group": "pose", "scale": 0.2},
-        {"name": "sin_heading", "unit": "1", "group": "pose", "scale": 0.2},
-        {"name": "speed", "unit": "m/s", "group": "speed", "scale": 0.5},
-        {"name": "steering", "unit": "rad", "group": "steer", "scale": pc.MAX_STEER},
-    ] + [{"name": name, "unit": "m", "group": "range", "scale": 1.0} for name in pc.RANGE_SENSORS]
+        {"name": "x", "unit": "m", "group": "pose", "scale": 0.5, "fail_value": "hold"},
+        {"name": "y", "unit": "m", "group": "pose", "scale": 0.5, "fail_value": "hold"},
+        {"name": "cos_heading", "unit": "1", "group": "pose", "scale": 0.2, "fail_value": "hold"},
+        {"name": "sin_heading", "unit": "1", "group": "pose", "scale": 0.2, "fail_value": "hold"},
+        {"name": "speed", "unit": "m/s", "group": "speed", "scale": 0.5, "fail_value": "hold"},
+        {"name": "steering", "unit": "rad", "group": "steer", "scale": pc.MAX_STEER, "fail_value": "hold"},
+    ] + [{"name": name, "unit": "m", "group": "range", "scale": 1.0, "fail_value": pc.MAX_RANGE,
+          "limits": list(pc.RANGE_LIMITS)} for name in pc.RANGE_SENSORS]
     action_layout: list[dict[str, Any]] = [
         {"name": "steering", "unit": "rad", "scale": pc.MAX_STEER},
         {"name": "speed", "unit": "m/s", "scale": pc.MAX_SPEED},
@@ -168,8 +190,11 @@ class ParkingEnv(gym.Env):
         self._rear_car, self._front_car = ident(G, pc.REAR_CAR_GEOM), ident(G, pc.FRONT_CAR_GEOM)
         self._grip_geoms = [ident(G, n) for n in (*pc.WHEEL_GEOMS, pc.ROAD_GEOM)]
         self._base_friction = m.geom_friction[self._grip_geoms, 0].copy()
-        self._base_mass = float(m.body_mass[self._car_body])
-        self._base_inertia = m.body_inertia[self._car_body].copy()
+        # Every body whose root ancestor is the car: chassis, steering knuckles, wheels.
+        self._car_bodies = np.flatnonzero(m.body_rootid == self._car_body)
+        self._base_mass = m.body_mass[self._car_bodies].copy()
+        self._base_inertia = m.body_inertia[self._car_bodies].copy()
+        self._applied_mass_scale = 1.0
         sensor = mujoco.mjtObj.mjOBJ_SENSOR
         adrs = [m.sensor_adr[ident(sensor, n)] for n in pc.RANGE_SENSORS]
         self._range_slice = slice(min(adrs), min(adrs) + len(adrs))
@@ -186,7 +211,7 @@ class ParkingEnv(gym.Env):
         self._potential = 0.0
 
     def set_physics(self, friction_scale: float = 1.0, mass_scale: float = 1.0) -> None:
-        """Scale road/tyre friction and the chassis mass (payload); applies from the next reset."""
+        """Scale road/tyre friction and the mass and inertia of every car body; applies from the next reset."""
         for name, value in (("friction_scale", friction_scale), ("mass_scale", mass_scale)):
             if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
                 raise LiquidControlError(f"{name}={value!r} is invalid; expected a finite number > 0.")
@@ -195,8 +220,13 @@ class ParkingEnv(gym.Env):
     def _apply_physics(self) -> None:
         m = self.model
         m.geom_friction[self._grip_geoms, 0] = self._base_friction * self._friction_scale
-        m.body_mass[self._car_body] = self._base_mass * self._mass_scale
-        m.body_inertia[self._car_body] = self._base_inertia * self._mass_scale
+        if self._mass_scale != self._applied_mass_scale:
+            m.body_mass[self._car_bodies] = self._base_mass * self._mass_scale
+            m.body_inertia[self._car_bodies] = self._base_inertia * self._mass_scale
+            # Derived constants (subtree masses, inverse weights of the contact solver) follow
+            # the new inertia; at scale 1 this reproduces the compiled model exactly.
+            mujoco.mj_setConst(m, self.data)
+            self._applied_mass_scale = self._mass_scale
 
     def _place_neighbours(self, rng: np.random.Generator) -> None:
         """Draw the slot and move the two parked cars (static geoms) there."""

@@ -56,3 +56,7 @@ CURB_Y = -0.20  # inner face of the curb
 NEIGHBOUR_LENGTH = 0.50
 NEIGHBOUR_WIDTH = 0.26
 MAX_RANGE = 2.0  # rangefinder readings are clipped here; "nothing seen" reads MAX_RANGE
+RANGE_LIMITS = (0.0, MAX_RANGE)  # m, the rangefinders' output range; MAX_RANGE = saturated (no echo)
+
+# Mass of the car subtree (kg): chassis 2.9 + 2 steering knuckles x 0.05 + 4 wheels x 0.1.
+CAR_MASS = 3.4

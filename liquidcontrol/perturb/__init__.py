@@ -5,12 +5,25 @@
 
 See :mod:`liquidcontrol.perturb.catalog` for the severity tables and their
 physical meaning, and :func:`register_perturbation` to add more (camera
-effects, wind).
+effects, wind). Observation perturbations read how each sensor fails
+(``fail_value``) and saturates (``limits``) from the env's
+``observation_layout`` (see :mod:`liquidcontrol.perturb.base`) and take
+``groups=`` (sensor groups) and, for ``spaces.Dict`` observations,
+``keys=`` (vector keys; images pass through untouched):
+
+>>> make_perturbation("sensor_dropout", 3, keys=["state"]).apply(dict_env)
 """
 
 from liquidcontrol.perturb import catalog as _catalog  # noqa: F401  (registers the first set)
-from liquidcontrol.perturb.action import ActionDelay, ActionNoise
-from liquidcontrol.perturb.base import PerturbationWrapper, channel_scales, select_channels
+from liquidcontrol.perturb.action import ActionDelay, ActionNoise, SteeringServo
+from liquidcontrol.perturb.base import (
+    PerturbationWrapper,
+    channel_scales,
+    fail_values,
+    saturation_limits,
+    seconds_to_steps,
+    select_channels,
+)
 from liquidcontrol.perturb.observation import (
     FrozenSensor,
     ObservationBiasDrift,
@@ -46,12 +59,16 @@ __all__ = [
     "PerturbationWrapper",
     "PhysicsScale",
     "SensorDropout",
+    "SteeringServo",
     "apply_perturbations",
     "channel_scales",
     "check_severity",
+    "fail_values",
     "get_spec",
     "make_perturbation",
     "parse_item",
     "register_perturbation",
+    "saturation_limits",
+    "seconds_to_steps",
     "select_channels",
 ]

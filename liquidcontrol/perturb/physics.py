@@ -1,4 +1,4 @@
-"""Physics perturbations: friction (wet road) and mass (payload) changes.
+"""Physics perturbations: road grip (friction) and payload (mass) changes.
 
 The base env exposes ``set_physics(friction_scale, mass_scale)``, which takes
 effect at its next reset. Several physics wrappers compose by multiplying
@@ -18,8 +18,13 @@ from liquidcontrol.errors import LiquidControlError
 class PhysicsScale(gym.Wrapper):
     """Scale tyre-ground friction and vehicle mass by the given factors.
 
-    ``friction_scale`` multiplies the sliding friction of the wheels (1 =
-    dry asphalt); ``mass_scale`` multiplies every body mass of the vehicle.
+    ``friction_scale`` multiplies the sliding friction of the tyres and the
+    road (1 = the nominal dry grip, μ 1.0 for parking); ``mass_scale``
+    multiplies the mass and the inertia of every body of the vehicle, so
+    the centre of mass stays put and the total mass scales exactly (for
+    parking: chassis, both steering knuckles and all four wheels, 3.4 kg
+    nominal). What each factor does to the car is measured in
+    :mod:`liquidcontrol.perturb.catalog`.
     """
 
     def __init__(self, env: gym.Env, friction_scale: float = 1.0, mass_scale: float = 1.0) -> None:

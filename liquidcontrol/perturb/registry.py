@@ -7,6 +7,7 @@ training saw it. Later tasks add image effects (camera rain) or wind by
 registering more specs with their own ``build``; nothing here changes.
 
 >>> env = apply_perturbations(env, [("rain", 3), ("obs_delay", 2)], seed=0)
+>>> env = make_perturbation("obs_noise", 2, keys=["state"]).apply(dict_obs_env)
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from liquidcontrol.perturb.base import SeedLike, seed_words
 MAX_SEVERITY = 5
 KINDS = ("observation", "action", "physics", "image", "wind", "preset")
 
-#: build(env, level, seed words, groups) -> wrapped env
-BuildFn = Callable[[gym.Env, Any, list[int], "tuple[str, ...] | None"], gym.Env]
+#: build(env, level, seed words, groups) -> wrapped env; specs with ``accepts_keys``
+#: also take ``keys=`` (Dict observation keys), passed only when a caller selects keys.
+BuildFn = Callable[..., gym.Env]
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class PerturbationSpec:
     ``seen_in_training`` keeps perturbations used for training apart from
     held-out ones in reports. ``default_groups`` limits observation
     perturbations to some sensor groups (None = every channel).
+    ``accepts_keys`` says ``build`` takes ``keys=`` (a selection of the keys
+    of a Dict observation); only such specs can be bound to keys.
     """
 
     name: str
@@ -46,6 +50,7 @@ class PerturbationSpec:
     describe_level: Callable[[Any, float], str]
     seen_in_training: bool = False
     default_groups: tuple[str, ...] | None = None
+    accepts_keys: bool = False
 
     def __post_init__(self) -> None:
         if len(self.levels) != MAX_SEVERITY + 1:
@@ -54,7 +59,7 @@ class PerturbationSpec:
             raise ValueError(f"{self.name}: kind {self.kind!r} is not one of {KINDS}")
 
     def describe(self, severity: int, control_period_s: float = 0.05) -> str:
-        """Physical meaning of ``severity`` (delays in ms use ``control_period_s``)."""
+        """Physical meaning of ``severity`` (delays give seconds and steps at ``control_period_s``)."""
         if severity == 0:
             return "none"
         return self.describe_level(self.levels[check_severity(severity)], control_period_s)
@@ -100,12 +105,13 @@ def check_severity(severity: Any) -> int:
 
 @dataclass(frozen=True)
 class Perturbation:
-    """A perturbation bound to a severity, a seed and optional observation groups."""
+    """A perturbation bound to a severity, a seed, optional observation groups and Dict keys."""
 
     spec: PerturbationSpec
     severity: int
     seed: tuple[int, ...] = (0,)
     groups: tuple[str, ...] | None = None
+    keys: tuple[str, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -124,15 +130,28 @@ class Perturbation:
         if self.severity == 0:
             return env
         groups = self.groups if self.groups is not None else self.spec.default_groups
-        return self.spec.build(env, self.level, list(self.seed), groups)
+        if self.keys is None:
+            return self.spec.build(env, self.level, list(self.seed), groups)
+        if not self.spec.accepts_keys:
+            raise LiquidControlError(f"{self.name} takes no observation keys (a {self.spec.kind} perturbation).")
+        return self.spec.build(env, self.level, list(self.seed), groups, keys=self.keys)
 
 
 def make_perturbation(
-    name: str, severity: int, seed: SeedLike = 0, groups: Sequence[str] | None = None
+    name: str, severity: int, seed: SeedLike = 0, groups: Sequence[str] | None = None,
+    keys: Sequence[str] | None = None,
 ) -> Perturbation:
-    """Look up ``name`` and bind it to ``severity`` (0-5), ``seed`` and ``groups``."""
+    """Look up ``name`` and bind it to ``severity`` (0-5), ``seed``, ``groups`` and ``keys``.
+
+    ``keys`` selects vector keys of a Dict observation (default: every vector
+    key; images are never touched); only observation perturbations take it.
+    """
     spec = get_spec(name)
-    return Perturbation(spec, check_severity(severity), tuple(seed_words(seed)), _groups(groups))
+    if keys is not None and not spec.accepts_keys:
+        raise LiquidControlError(
+            f"{name} is a{'n' if spec.kind[0] in 'aeiou' else ''} {spec.kind} perturbation and takes no "
+            "observation keys; keys select channels of observation perturbations.")
+    return Perturbation(spec, check_severity(severity), tuple(seed_words(seed)), _groups(groups), _groups(keys))
 
 
 def _groups(groups: Sequence[str] | None) -> tuple[str, ...] | None:
