@@ -72,7 +72,7 @@ PARKING = register_task(Task(
     # Smooth noise on the expert's executed steering shows recoveries; the
     # speed stays clean so the car can stop in the slot.
     recipe={"demo_noise": [0.1, 0.0]},
-    sweep=("obs_noise", "sensor_dropout", "obs_delay", "action_delay", "friction", "mass", "rain"),
+    sweep=("obs_noise", "sensor_dropout", "obs_delay", "action_delay", "friction", "mass", "steer_servo", "rain"),
     trainable_perturbations=("rain", "obs_noise", "action_noise"),
     seen_in_training=("action_noise",),
     metrics=(

@@ -26,13 +26,14 @@ import numpy as np
 from liquidcontrol.config import add_dataclass_arguments, dataclass_from_args, option
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.fileio import atomic_write_json, atomic_write_text
+from liquidcontrol.tasks import DEFAULT_TASK
 
 
 @dataclass
 class CompareConfig:
     """Compare model kinds on one task, several training seeds each."""
 
-    task: str = option("parking", "task name (see liquidcontrol.tasks)")
+    task: str = option(DEFAULT_TASK, "task name (see liquidcontrol.tasks)")
     kinds: list[str] = option(["cfc-ncp", "lstm", "gru"], "model kinds; the first is the reference whose size baselines match")
     seeds: list[int] = option([0, 1, 2], "training seeds per kind")
     out: str = option("runs/compare", "folder for the runs (one main-job folder per kind and seed)")
@@ -78,9 +79,13 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
         raise LiquidControlError("compare needs at least one kind and one seed.")
     budget = _reference_budget(task, cfg.kinds[0])
     out = Path(cfg.out)
+    dest = Path(cfg.results) if cfg.results else out / "results"
     runs: dict[str, list[dict[str, Any]]] = {}
-    for k, kind in enumerate(cfg.kinds):
-        for j, seed in enumerate(cfg.seeds):
+    table: dict[str, Any] = {}
+    # Seed-major order: after each round of seeds every kind has the same number of runs,
+    # and the aggregate written after each run is a fair (if smaller) comparison.
+    for j, seed in enumerate(cfg.seeds):
+        for k, kind in enumerate(cfg.kinds):
             folder = out / f"{kind}-seed{seed}"
             done = folder / "report" / "summary.json"
             if cfg.resume and done.is_file():
@@ -95,12 +100,15 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
                 summary = json.loads(done.read_text())
             summary["sweep"] = _read_sweep(folder)
             runs.setdefault(kind, []).append(summary)
-    table = aggregate(task.name, runs, budget)
-    dest = Path(cfg.results) if cfg.results else out / "results"
-    atomic_write_json(dest / "comparison.json", {k: v for k, v in table.items() if k != "markdown"})
+            table = aggregate(task.name, runs, budget)
+            _write(dest, table)
+    return table
+
+
+def _write(dest: Path, table: dict[str, Any]) -> None:
+    atomic_write_json(dest / "comparison.json", {k: v for k, v in table.items() if k not in ("markdown", "csv")})
     atomic_write_text(dest / "comparison.csv", table["csv"])
     atomic_write_text(dest / "comparison.md", table["markdown"])
-    return table
 
 
 def _read_sweep(folder: Path) -> dict[str, Any]:
