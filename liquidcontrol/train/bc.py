@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from liquidcontrol.config import option
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.policies.base import RecurrentPolicy
+from liquidcontrol.progress import progress_bar
 from liquidcontrol.train.data import Demonstrations
 
 
@@ -87,15 +87,17 @@ def fit(
     if len(demos) == 0:
         raise LiquidControlError("no demonstrations to train on.")
     losses = []
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
-    for epoch in bar:
-        loss = fit_epoch(policy, optimizer, demos, cfg, rng)
-        losses.append(loss)
-        bar.set_postfix(loss=f"{loss:.4f}")
-        if writer is not None:
-            writer.add_scalar("loss/bc", loss, step0 + epoch)
-        if on_epoch is not None:
-            on_epoch(epoch, loss)
+    with progress_bar(epochs, desc, progress, unit="epoch") as bar:
+        for epoch in range(epochs):
+            loss = fit_epoch(policy, optimizer, demos, cfg, rng)
+            losses.append(loss)
+            if bar is not None:
+                bar.set_postfix(loss=f"{loss:.4f}")
+                bar.update(1)
+            if writer is not None:
+                writer.add_scalar("loss/bc", loss, step0 + epoch)
+            if on_epoch is not None:
+                on_epoch(epoch, loss)
     return losses
 
 
