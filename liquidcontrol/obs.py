@@ -46,7 +46,7 @@ def empty_batch(space: gym.Space, n: int) -> Batch:
     """Zeros for ``n`` observations of ``space``."""
     check_space(space)
     if isinstance(space, gym.spaces.Dict):
-        return {k: np.zeros((n, *s.shape), _item_dtype(s)) for k, s in space.spaces.items()}
+        return {k: np.zeros((n, *(s.shape or ())), _item_dtype(s)) for k, s in space.spaces.items()}
     assert space.shape is not None
     return np.zeros((n, int(np.prod(space.shape))), np.float32)
 

@@ -233,8 +233,8 @@ class RecurrentPolicy(nn.Module):
         masks out (absent NCP synapses), which no gradient or input can change."""
         total = sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
         if effective:
-            total -= sum(int(m.masked_parameter_count()) for m in self.modules()
-                         if hasattr(m, "masked_parameter_count"))
+            counters = [getattr(m, "masked_parameter_count", None) for m in self.modules()]
+            total -= sum(int(count()) for count in counters if callable(count))
         return total
 
 

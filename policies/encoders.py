@@ -74,8 +74,9 @@ class DictEncoder(nn.Module):
 
     def __init__(self, spec: Sequence[Mapping[str, Any]]) -> None:
         super().__init__()
-        self.spec = [dict(key=str(s["key"]), dtype=str(s["dtype"]), shape=[int(v) for v in s["shape"]])
-                     for s in sorted(spec, key=lambda s: str(s["key"]))]
+        self.spec: list[dict[str, Any]] = [
+            {"key": str(s["key"]), "dtype": str(s["dtype"]), "shape": [int(v) for v in s["shape"]]}
+            for s in sorted(spec, key=lambda s: str(s["key"]))]
         if not self.spec:
             raise LiquidControlError("a Dict observation needs at least one key.")
         self.encoders = nn.ModuleDict()

@@ -22,6 +22,7 @@ import numpy as np
 
 from liquidcontrol.fileio import atomic_write_json
 
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", help="task whose env to benchmark (see liquidcontrol.tasks), e.g. parking")
     parser.add_argument("--steps", type=int, default=4000, help="timed control steps per repetition (default 4000)")
@@ -51,6 +52,7 @@ def _env_rates(task: Any, steps: int, repeats: int) -> dict[str, float]:
     env = gym.make(task.env_id, **task.env_kwargs)
     env.reset(seed=0)
     space = env.action_space
+    assert isinstance(space, gym.spaces.Box), "bench env needs a Box action space"
     actions = np.random.default_rng(0).uniform(space.low, space.high, size=(1024, *space.shape)).astype(np.float32)
 
     def env_steps(n: int) -> None:

@@ -32,7 +32,7 @@ class EnvProbe:
         space = self.observation_space
         if not isinstance(space, gym.spaces.Dict):
             return None
-        return [{"key": k, "dtype": "uint8" if obslib.is_image_space(s) else "float32", "shape": list(s.shape)}
+        return [{"key": k, "dtype": "uint8" if obslib.is_image_space(s) else "float32", "shape": list(s.shape or ())}
                 for k, s in sorted(space.spaces.items())]
 
     @property
