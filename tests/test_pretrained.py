@@ -66,3 +66,41 @@ def test_parks_on_held_out_seeds_with_both_backends(name):
 def test_rain_bundle_records_its_training_perturbations():
     recipe = load_card(pretrained("parking_cfc_ncp12_rain")).training["recipe"]
     assert recipe["train_perturbations"] == ["rain:2", "obs_noise:1"]
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_shipped_v1_cards_load_as_v2_without_a_manifest(name):
+    import json
+
+    folder = pretrained(name)
+    assert json.loads((folder / "card.json").read_text())["format_version"] == 1  # not re-exported
+    assert not (folder / "manifest.json").exists()
+    card = load_card(folder)
+    assert card.format_version == 2 and card.obs_dim == 14 and card.onnx_inputs == ["obs", "state", "dt"]
+    assert card.inputs[0]["layout"][0]["name"] == "x"
+    assert [(a["low"], a["high"]) for a in card.action] == [(None, None), (None, None)]
+
+
+@pytest.mark.parametrize("name", ["../pretrained/" + NAME, "..", "/tmp", NAME + "/../" + NAME])
+def test_names_cannot_leave_the_pretrained_folder(name):
+    with pytest.raises(LiquidControlError, match="bare folder names"):
+        pretrained(name)
+
+
+def test_update_bundle_card_turns_a_shipped_bundle_into_v2(tmp_path):
+    import shutil
+
+    import onnx
+
+    from liquidcontrol.export.bundle import update_bundle_card
+
+    folder = shutil.copytree(pretrained(NAME), tmp_path / NAME)
+    graph = onnx.load(str(folder / "policy.onnx")).graph.SerializeToString()
+    obs = np.linspace(-1.0, 1.0, 14).astype(np.float32)
+    before = [PolicyRunner(folder, backend=b).step(obs) for b in ("numpy", "onnxruntime")]
+    card = update_bundle_card(folder, evaluation={"note": "re-evaluated"})
+    assert card.format_version == 2 and (folder / "manifest.json").is_file()
+    assert onnx.load(str(folder / "policy.onnx")).graph.SerializeToString() == graph
+    after = [PolicyRunner(folder, backend=b).step(obs) for b in ("numpy", "onnxruntime")]
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)

@@ -14,7 +14,7 @@ import numpy as np
 from torch import nn
 
 from liquidcontrol.errors import LiquidControlError
-from liquidcontrol.export.numpy_weights import ProgramBuilder, f64
+from liquidcontrol.export.numpy_builder import ProgramBuilder, f64
 
 
 def find_module(policy: Any, cls: type) -> Any:

@@ -31,8 +31,16 @@ def good(tmp_path_factory):
 
 @pytest.fixture
 def bundle(good, tmp_path):
-    """A private copy to damage."""
-    return shutil.copytree(good, tmp_path / "b")
+    """A private copy to damage, without its manifest so the parsers themselves are exercised."""
+    folder = shutil.copytree(good, tmp_path / "b")
+    (folder / "manifest.json").unlink()
+    return folder
+
+
+@pytest.fixture
+def checked(good, tmp_path):
+    """A private copy with its manifest."""
+    return shutil.copytree(good, tmp_path / "c")
 
 
 def _one_sentence(exc: pytest.ExceptionInfo) -> None:
@@ -138,7 +146,9 @@ def _edit_card(bundle, **changes) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_card_onnx_width_mismatch(bundle, backend) -> None:
     layout = [{"name": f"o{i}", "unit": ""} for i in range(7)]
-    _edit_card(bundle, obs_dim=7, observation=layout)
+    card = json.loads((bundle / "card.json").read_text())
+    inputs = [{**card["inputs"][0], "shape": [7], "layout": layout}]
+    _edit_card(bundle, inputs=inputs, model={**card["model"], "config": {**card["model"]["config"], "obs_dim": 7}})
     with pytest.raises(LiquidControlError, match="7") as exc:
         PolicyRunner(bundle, backend=backend)
     _one_sentence(exc)
@@ -164,6 +174,13 @@ def test_card_onnx_name_mismatch(bundle) -> None:
     (bundle / "card.json").write_text(json.dumps(card))
     with pytest.raises(LiquidControlError, match="inputs"):
         PolicyRunner(bundle, backend="onnxruntime")
+    # A consistent card whose input differs from the graph's.
+    speed = {"name": "obs_speed", "key": "speed", "dtype": "float32", "shape": [5], "layout": card["inputs"][0]["layout"]}
+    card["inputs"], card["onnx"]["inputs"] = [speed], ["obs_speed", "state", "dt"]
+    (bundle / "card.json").write_text(json.dumps(card))
+    with pytest.raises(LiquidControlError, match="has inputs") as exc:
+        PolicyRunner(bundle, backend="onnxruntime")
+    _one_sentence(exc)
 
 
 def test_corrupt_card_json(bundle) -> None:
@@ -183,5 +200,92 @@ def test_npz_from_another_model(bundle, tmp_path) -> None:
                 exporter="torchscript")
     shutil.copy(tmp_path / "other" / "weights.npz", bundle / "weights.npz")
     with pytest.raises(LiquidControlError, match="state_dim") as exc:
+        PolicyRunner(bundle, backend="numpy")
+    _one_sentence(exc)
+
+
+# -- manifest ---------------------------------------------------------------------
+@pytest.mark.parametrize("name, backend", [
+    ("card.json", "numpy"), ("policy.onnx", "onnxruntime"), ("weights.npz", "numpy"),
+])
+def test_manifest_catches_a_modified_file(checked, name, backend) -> None:
+    data = bytearray((checked / name).read_bytes())
+    data[len(data) // 2] ^= 0x10  # one bit flip
+    (checked / name).write_bytes(bytes(data))
+    with pytest.raises(LiquidControlError, match=f"incomplete or modified: {name.replace('.', '[.]')} does not match") as exc:
+        PolicyRunner(checked, backend=backend)
+    _one_sentence(exc)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_manifest_catches_a_missing_file(checked, backend) -> None:
+    name = "policy.onnx" if backend == "onnxruntime" else "weights.npz"
+    (checked / name).unlink()
+    with pytest.raises(LiquidControlError, match=f"incomplete: {name.replace('.', '[.]')} is listed in manifest.json but missing"):
+        PolicyRunner(checked, backend=backend)
+
+
+@pytest.mark.parametrize("text", ["{broken", "[]", '{"format_version": 1, "algorithm": "md5", "files": {}}',
+                                  '{"format_version": 1, "algorithm": "sha256", "files": {"../card.json": "00"}}'])
+def test_corrupt_manifest(checked, text) -> None:
+    (checked / "manifest.json").write_text(text)
+    with pytest.raises(LiquidControlError, match="manifest.*incomplete or modified") as exc:
+        PolicyRunner(checked, backend="numpy")
+    _one_sentence(exc)
+
+
+def test_manifest_is_checked_by_load_policy(checked) -> None:
+    from liquidcontrol.export import load_policy
+
+    load_policy(checked)
+    data = bytearray((checked / "weights.safetensors").read_bytes())
+    data[-3] ^= 0x01
+    (checked / "weights.safetensors").write_bytes(bytes(data))
+    with pytest.raises(LiquidControlError, match="weights.safetensors does not match its sha256"):
+        load_policy(checked)
+
+
+def test_manifest_can_be_refreshed_after_a_deliberate_edit(checked) -> None:
+    from liquidcontrol.runtime.manifest import write_manifest
+
+    _edit_card(checked, evaluation={"note": "edited by hand"})
+    with pytest.raises(LiquidControlError, match="card.json does not match"):
+        PolicyRunner(checked, backend="numpy")
+    write_manifest(checked)
+    assert PolicyRunner(checked, backend="numpy").card.evaluation == {"note": "edited by hand"}
+
+
+def test_weights_with_non_finite_values_are_refused(bundle) -> None:
+    with np.load(bundle / "weights.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    key = next(k for k in arrays if k.endswith(".W"))
+    arrays[key] = arrays[key].copy()
+    arrays[key].flat[0] = np.inf
+    np.savez(bundle / "weights.npz", **arrays)
+    with pytest.raises(LiquidControlError, match="NaN or infinite values") as exc:
+        PolicyRunner(bundle, backend="numpy")
+    _one_sentence(exc)
+
+
+def test_weights_with_inconsistent_shapes_fail_at_load(bundle) -> None:
+    with np.load(bundle / "weights.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    key = next(k for k in arrays if k.endswith(".W"))
+    arrays[key] = arrays[key][:-1]
+    np.savez(bundle / "weights.npz", **arrays)
+    with pytest.raises(LiquidControlError, match="inconsistent") as exc:
+        PolicyRunner(bundle, backend="numpy")
+    _one_sentence(exc)
+
+
+@pytest.mark.parametrize("program", ['[1, 2]', '{"format_version": 2, "obs_dim": 5, "act_dim": 2, "state_dim": 8, "blocks": [3]}',
+                                     '{"format_version": 2, "obs_dim": 5, "act_dim": 2, "state_dim": 8, "blocks": []}'])
+def test_damaged_program(bundle, program) -> None:
+    with np.load(bundle / "weights.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    state_dim = json.loads(str(arrays["__program__"]))["state_dim"]
+    arrays["__program__"] = np.array(program.replace('"state_dim": 8', f'"state_dim": {state_dim}'))
+    np.savez(bundle / "weights.npz", **arrays)
+    with pytest.raises(LiquidControlError) as exc:
         PolicyRunner(bundle, backend="numpy")
     _one_sentence(exc)
