@@ -57,13 +57,14 @@ from pathlib import Path
 from typing import Any
 
 from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.kinds import KIND_NAMES
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 ONNX_METADATA_KEY = "liquidcontrol.card"
 DEFAULT_INPUTS = ["obs", "state", "dt"]
 DEFAULT_OUTPUTS = ["action", "state_out"]
-MODEL_KINDS = ("cfc-ncp", "cfc", "ltc-ncp", "ltc", "lstm", "gru", "mlp")
+MODEL_KINDS = KIND_NAMES  # the one list of kinds (liquidcontrol.kinds)
 VECTOR_DTYPE, IMAGE_DTYPE = "float32", "uint8"
 IMAGE_LAYOUT = {"kind": "image", "channels": "RGB"}
 
