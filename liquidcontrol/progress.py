@@ -24,6 +24,7 @@ class _LogLines:
         self.total, self.desc, self.stream = total, desc, stream
         self.n, self.start, self.last = 0, time.perf_counter(), time.perf_counter()
         self.postfix = ""
+        self.closed = False
 
     def update(self, k: int = 1) -> None:
         self.n += k
@@ -45,7 +46,10 @@ class _LogLines:
               file=self.stream, flush=True)
 
     def close(self) -> None:
-        self._line()
+        """Print the final line once (closing again, as tqdm allows, prints nothing)."""
+        if not self.closed:
+            self.closed = True
+            self._line()
 
 
 def make_bar(total: int | None, desc: str, enabled: bool = True, unit: str = "it") -> Any:

@@ -26,6 +26,7 @@ video frames, logging).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -131,7 +132,8 @@ class _Slot:
 
     seed: int
     task: Task | None
-    actions: list[np.ndarray] = field(default_factory=list)
+    steps: int = 0
+    actions: list[np.ndarray] = field(default_factory=list)  # the finite ones (a non-finite one ends the episode)
     positions: list[Sequence[float]] = field(default_factory=list)
     ret: float = 0.0
     unstable: bool = False
@@ -154,7 +156,8 @@ class _Slot:
             acc.add(info)
 
     def finish(self, info: dict[str, Any], truncated: bool, period: float) -> EpisodeRecord:
-        steps = len(self.actions)
+        steps = self.steps
+        metrics = {acc.metric.name: acc.value() for acc in self.accumulators}
         return EpisodeRecord(
             seed=self.seed,
             success=bool(info.get("is_success", False)) and not self.unstable,
@@ -166,7 +169,8 @@ class _Slot:
             path_length_m=path_length(np.array(self.positions)) if self.positions else 0.0,
             smoothness=smoothness(np.array(self.actions)),
             episode_return=float(self.ret),
-            metrics={acc.metric.name: acc.value() for acc in self.accumulators},
+            # A metric never measured (or not finite) is left out: records stay strict-JSON-safe.
+            metrics={k: v for k, v in metrics.items() if math.isfinite(v)},
         )
 
 
@@ -203,10 +207,11 @@ class _Lockstep:
         """Step one env; returns (terminated, truncated, reward, info)."""
         slot = self.slots[i]
         assert slot is not None
-        slot.actions.append(action)
+        slot.steps += 1
         if not np.all(np.isfinite(action)):
             slot.unstable = True
             return True, False, 0.0, {"unstable": True, "nan_action": True}
+        slot.actions.append(action)
         obs, reward, terminated, truncated, info = self.envs[i].step(action)
         if not obslib.finite(obs):
             slot.unstable = True
@@ -214,7 +219,7 @@ class _Lockstep:
         obslib.put(self.obs, i, obs)
         slot.ret += float(reward)
         slot.observe(info)
-        if self.max_steps is not None and len(slot.actions) >= self.max_steps and not terminated:
+        if self.max_steps is not None and slot.steps >= self.max_steps and not terminated:
             truncated = True
         return bool(terminated), bool(truncated), float(reward), info
 
@@ -301,8 +306,11 @@ class TorchPolicyAgent:
     def reset_done(self, mask: np.ndarray) -> None:
         import torch
 
-        keep = torch.as_tensor(1.0 - np.asarray(mask, dtype=np.float32)).reshape(-1, 1)
-        self.state = self.state * keep  # the (1 - done) * h reset used in training
+        done = torch.as_tensor(np.asarray(mask, dtype=bool))
+        done = done.reshape(-1, *([1] * (self.state.dim() - 1)))
+        # Zero the restarted rows (what training's (1 - done) * h does for finite states); masked_fill also
+        # clears a state that diverged to NaN/inf, which a multiplication by 0 would keep.
+        self.state = self.state.masked_fill(done, 0.0)
 
 
 class ExpertAgent:

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 from liquidcontrol.errors import LiquidControlError
 
 BUILTIN_TASK_MODULE = "liquidcontrol.envs"
+#: The task commands run when ``--task`` is not given (the pipeline modules use this name, never a literal).
+DEFAULT_TASK = "parking"
 REDUCERS = ("mean", "max", "last", "sum")
 
 

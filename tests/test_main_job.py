@@ -27,12 +27,22 @@ def test_summary_and_card_record_results(run):
     assert summary["exit_code"] == 0 and summary["onnx_check"]["passed"]
     assert set(summary["clean"]) == {"expert", "cfc-ncp (torch)", "cfc-ncp (ONNX)"}
     assert summary["clean"]["expert"]["success"] >= 5 / 6
+    check = summary["onnx_check"]
+    assert check["episodes"] == 6 and check["steps_compared"] > 0 and check["max_abs_action_delta"] <= 1e-4
+    assert summary["task"] == "parking" and summary["training"]["capped"] is False
+    assert summary["training"]["history"][-1]["learner_success"] is None  # the last round only validates
     card = json.loads((out / "bundle" / "card.json").read_text())
     assert card["env_id"] == "liquidcontrol/Parking-v0"
-    assert card["evaluation"]["expert"]["episodes"] == 6
+    assert card["evaluation"]["clean"]["expert"]["episodes"] == 6
+    assert card["evaluation"]["clean"] == summary["clean"] and card["evaluation"]["onnx_check"] == check
     assert card["model"]["neurons"] == {"inter": 6, "command": 4, "motor": 2, "total": 12}
     assert card["training"]["recipe"]["algo"] == "bc+dagger"
-    assert json.loads((out / "report" / "summary.json").read_text())["seconds"]["train"] > 0
+    saved = json.loads((out / "report" / "summary.json").read_text(), parse_constant=_no_constants)
+    assert saved["seconds"]["train"] > 0
+
+
+def _no_constants(name):
+    raise AssertionError(f"summary.json holds {name}, which strict JSON readers refuse")
 
 
 def test_exported_onnx_matches_torch_in_closed_loop(run):
@@ -64,6 +74,16 @@ def test_report_links_plot_and_video(run):
     assert image.ndim == 3 and image.shape[0] > 100 and image.std() > 0
     frame = next(iter(iio.imiter(report / "episode.mp4")))
     assert frame.shape[-1] == 3 and frame.std() > 0
+
+
+def test_sweep_defaults_to_the_task_sweep():
+    from liquidcontrol.main_job import _sweep_names
+    from liquidcontrol.tasks import get_task
+
+    task = get_task("parking")
+    assert _sweep_names(MainConfig(), task) == list(task.sweep) and task.sweep
+    assert _sweep_names(MainConfig(perturbations=["none"]), task) == []
+    assert _sweep_names(MainConfig(perturbations=["rain"]), task) == ["rain"]
 
 
 def test_unknown_perturbation_fails_before_training(tmp_path):

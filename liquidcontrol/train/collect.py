@@ -173,7 +173,11 @@ def collect_episodes(
                                  "beta": agent.beta, "action_noise": noise_meta})
     stats = CollectStats()
     for rec in records:
-        demos.add(recorder.episodes[rec.seed])
+        episode = recorder.episodes[rec.seed]
+        # Unlabelled rollouts record the learner's own actions; one that diverged (a NaN action
+        # ended it as unstable) still counts as a failure below but is not training data.
+        if label or (obslib.finite(episode.obs) and np.isfinite(episode.act).all()):
+            demos.add(episode)
         stats.episodes += 1
         stats.steps += rec.steps
         stats.successes += rec.success

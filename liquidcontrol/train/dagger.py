@@ -21,10 +21,17 @@ when it fires, the round in progress still scores the latest fit on the
 validation seeds before training stops.
 Checkpoints are written after every BC epoch and every DAgger iteration;
 ``resume=True`` continues from the last one; Ctrl-C saves and exits cleanly.
+A resumed run must keep the fields that define the model and the data
+(:data:`RESUME_MUST_MATCH`, compared with the checkpoint's saved recipe);
+budget fields may change, and the run says which new values it uses.
+In the history a rate that was not measured in a round (the learner's
+success in the last, validation-only round; validation with 0 episodes)
+is None, so every record stays strict JSON.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,9 +43,9 @@ import torch
 from liquidcontrol.config import option
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.seeds import training_seeds, validation_seeds
-from liquidcontrol.tasks import Task, get_task
+from liquidcontrol.tasks import DEFAULT_TASK, Task, get_task
 from liquidcontrol.train.bc import FitConfig, fit, make_optimizer
-from liquidcontrol.train.checkpoint import load_checkpoint, save_checkpoint
+from liquidcontrol.train.checkpoint import load_checkpoint, read_progress, save_checkpoint
 from liquidcontrol.train.collect import collect_episodes
 from liquidcontrol.train.data import Demonstrations
 
@@ -49,7 +56,7 @@ class DaggerConfig(FitConfig):
 
     lr: float = option(1e-2, "Adam learning rate (decays by lr_decay per DAgger iteration)")
 
-    task: str = option("parking", "task name (see liquidcontrol.tasks); sets the env, expert and defaults")
+    task: str = option(DEFAULT_TASK, "task name (see liquidcontrol.tasks); sets the env, expert and defaults")
     kind: str = option("", "model kind (see liquidcontrol.policies.MODEL_KINDS); empty = the task's default")
     units: int = option(0, "neurons (liquid kinds) or hidden units (baselines); 0 = the task's default")
     param_budget: int = option(0, "baselines only: size the model to about this many trainable parameters instead of --units")
@@ -74,6 +81,13 @@ class DaggerConfig(FitConfig):
     progress: bool = option(True, "show progress bars")
 
 
+#: Fields that define the model or its data: a resumed run must keep them.
+RESUME_MUST_MATCH = ("task", "kind", "units", "param_budget", "seed", "obs_std_floor", "demo_episodes", "demo_noise",
+                     "train_perturbations")
+#: Fields that say where and how to run, not what is trained: never compared on resume.
+RESUME_IGNORED = ("out", "resume")
+
+
 def resolve(config: DaggerConfig) -> tuple[DaggerConfig, Task]:
     """Fill the fields left to the task (kind, units, demo noise, recipe) and check them."""
     import dataclasses
@@ -93,6 +107,10 @@ def resolve(config: DaggerConfig) -> tuple[DaggerConfig, Task]:
     from liquidcontrol.perturb.registry import parse_item
 
     task.check_train_perturbations([parse_item(p)[0] for p in config.train_perturbations])
+    # The seed plan bounds the budgets: fail now, not after hours of training at the last round.
+    training_seeds(config.seed, 0, config.demo_episodes)
+    training_seeds(config.seed, max(config.iterations, 1), config.episodes_per_iteration)
+    validation_seeds(max(config.validation_episodes, 0))
     return dataclasses.replace(config, **changes), task
 
 
@@ -157,17 +175,51 @@ def _fresh(config: DaggerConfig, task: Task, out: Path) -> _Run:
     return _Run(policy, make_optimizer(policy.parameters(), config), Demonstrations(), history=[])
 
 
+def check_resume_recipe(saved: dict[str, Any], config: DaggerConfig, out: Path) -> list[str]:
+    """Compare a checkpoint's saved recipe with the (resolved) new config.
+
+    Raises one error naming every model/data field that differs (saved vs new
+    value); returns ``"field=new (was old)"`` for the other fields that changed.
+    Fields the saved recipe lacks (older checkpoints) are not compared.
+    """
+    new = asdict(config)
+    differs = [k for k in new if k in saved and k not in RESUME_IGNORED and saved[k] != new[k]]
+    refused = [k for k in differs if k in RESUME_MUST_MATCH]
+    if refused:
+        what = "; ".join(f"{k}: saved {saved[k]!r}, new {new[k]!r}" for k in refused)
+        raise LiquidControlError(
+            f"cannot resume {out}: it was trained with other model or data settings ({what}); "
+            "resume with the saved values or start a new run in another --out.")
+    return [f"{k}={new[k]!r} (was {saved[k]!r})" for k in differs]
+
+
 def _resume(config: DaggerConfig, out: Path) -> _Run:
     folder = out / "checkpoint"
     if not (folder / "progress.json").exists():
         raise LiquidControlError(f"nothing to resume: {folder} holds no checkpoint.")
+    changed = check_resume_recipe(read_progress(folder).get("recipe") or {}, config, out)
+    if changed:
+        print(f"resuming with new values: {', '.join(changed)}", flush=True)
     policy, record, optimizer = load_checkpoint(folder, lambda p: make_optimizer(p, config))
+    if optimizer is not None and record["iteration"] == 0:
+        for group in optimizer.param_groups:  # BC runs at --lr (the saved optimizer state holds the old one)
+            group["lr"] = config.lr
     demos = Demonstrations()
     for name in record.get("data_files", []):
         demos.extend(Demonstrations.load(out / "data" / name))
     print(f"resuming {out}: iteration {record['iteration']}, BC epoch {record['bc_epoch']}, {demos.num_steps} steps of data")
-    return _Run(policy, optimizer, demos, record["iteration"], record["bc_epoch"],  # type: ignore[arg-type]
-                record.get("best_success", -1.0), record.get("history", []))
+    run = _Run(policy, optimizer, demos, record["iteration"], record["bc_epoch"],  # type: ignore[arg-type]
+               record.get("best_success", -1.0), record.get("history", []))
+    last = run.history[-1] if run.history else None
+    if (last is not None and last.get("learner_success") is None and last["iteration"] == run.iteration - 1
+            and last["iteration"] <= config.iterations):
+        # That round only validated (the run's last round, or the safety cap fired); with the new
+        # budget it is a DAgger round, so it runs again in full (same policy, same validation seeds).
+        assert run.history is not None
+        run.history.pop()
+        run.iteration -= 1
+        print(f"round {run.iteration} only validated; it now runs as a full DAgger round", flush=True)
+    return run
 
 
 def _save(config: DaggerConfig, out: Path, run: _Run) -> None:
@@ -223,6 +275,11 @@ def validate(task: Task, policy: Any, episodes: int, n_envs: int = 16, progress:
     return stats.success_rate
 
 
+def _rate(value: float) -> float | None:
+    """A success rate for the JSON records: None when it was not measured (NaN)."""
+    return None if math.isnan(value) else float(value)
+
+
 def _dagger_iteration(config: DaggerConfig, task: Task, out: Path, run: _Run, rng: np.random.Generator,
                       writer: Any, score_only: bool = False) -> None:
     """Score the current learner on the validation seeds (keep it if best),
@@ -243,12 +300,12 @@ def _dagger_iteration(config: DaggerConfig, task: Task, out: Path, run: _Run, rn
     writer.add_scalar("success/validation", val, it)
     score = learner if np.isnan(val) else val
     assert run.history is not None
-    run.history.append({"iteration": it, "validation_success": val, "learner_success": learner,
+    run.history.append({"iteration": it, "validation_success": _rate(val), "learner_success": _rate(learner),
                         "steps": run.demos.num_steps})
     if score >= run.best_success:
         run.best_success = score
-        save_checkpoint(out / "best", run.policy, {"iteration": it, "validation_success": val,
-                                                  "learner_success": learner,
+        save_checkpoint(out / "best", run.policy, {"iteration": it, "validation_success": _rate(val),
+                                                  "learner_success": _rate(learner),
                                                   "recipe": {"algo": "dagger", **asdict(config)}})
     print(f"DAgger {it}: validation success {val:.3f}, learner success on its rollouts {learner:.2f} "
           f"(best {run.best_success:.3f}), data {run.demos.num_steps} steps", flush=True)

@@ -49,11 +49,11 @@ def test_summarize_numbers():
            record(3, False, unstable=True, smooth=0.5)]
     m = summarize(eps)
     assert (m.n_episodes, m.successes, m.success_rate) == (4, 2, 0.5)
-    assert m.time_to_park_s == pytest.approx(7.5)  # (5 s + 10 s) / 2, successes only
+    assert m.time_to_success_s == pytest.approx(7.5)  # (5 s + 10 s) / 2, successes only
     assert m.collision_rate == 0.25 and m.unstable_count == 1
     assert m.path_length_m == pytest.approx(2.75) and m.smoothness == pytest.approx(0.2)
     assert (m.success_ci_low, m.success_ci_high) == pytest.approx(wilson_interval(2, 4))
-    assert summarize([record(0, False)]).time_to_park_s is None
+    assert summarize([record(0, False)]).time_to_success_s is None
 
 
 def test_robustness_summary_numbers():

@@ -28,7 +28,7 @@ class Lazy:
     def reset(self, n_envs):
         self.n = n_envs
 
-    def act(self, obs, dt):
+    def act(self, obs, dt, active=None):
         return np.zeros((obs.shape[0], 2), np.float32)
 
     def reset_done(self, mask):
@@ -70,7 +70,7 @@ def test_json_and_csv_contents(report):
     assert len(first["conditions"][0]["episodes"]) == 3 and first["curves"]["rain"]["severity"] == [0, 1, 5]
     rows = list(csv.DictReader(files.csv.open()))
     assert len(rows) == 10 and rows[0]["agent"] == "expert" and rows[0]["perturbation"] == "clean"
-    assert float(rows[5]["success_rate"]) == 0.0 and rows[5]["time_to_park_s"] == ""
+    assert float(rows[5]["success_rate"]) == 0.0 and rows[5]["time_to_success_s"] == ""
 
 
 def test_plot_is_a_valid_png(report):

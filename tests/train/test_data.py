@@ -37,9 +37,11 @@ def test_batches_cover_all_steps_once_with_mask(tmp_path):
         demos.add(_episode(rng, n))
     seen = 0.0
     for batch in demos.batches(2, np.random.default_rng(0)):
-        assert batch.obs.shape[:2] == batch.mask.shape
-        seen += batch.mask.sum()
-        assert (batch.dt > 0).all()  # padding never feeds dt = 0 to a cell
+        for start in range(0, batch.steps, 4):  # TBPTT chunks of 4 steps, built when trained on
+            obs, act, dt, mask = batch.chunk(start, start + 4)
+            assert obs.shape[:2] == mask.shape == act.shape[:2] == dt.shape
+            seen += mask.sum()
+            assert (dt > 0).all()  # padding never feeds dt = 0 to a cell
     assert seen == sum(lengths)
 
 

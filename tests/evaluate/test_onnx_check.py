@@ -1,0 +1,99 @@
+"""The ONNX check fails when it must: a shipped file with wrong weights is caught by its actions
+even when torch and ONNX both fail every episode (so their outcomes agree on every seed)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.evaluate import CLEAN, evaluate, runtime_agent, torch_agent
+from liquidcontrol.evaluate.onnx_check import (
+    ACTION_TOLERANCE,
+    max_action_delta,
+    onnx_check,
+    outcome_agreement,
+)
+from liquidcontrol.seeds import evaluation_seeds
+
+onnx = pytest.importorskip("onnx")
+numpy_helper = pytest.importorskip("onnx.numpy_helper")
+
+PARKING = "liquidcontrol/Parking-v0"
+EPISODES = 3
+MAX_STEPS = 40  # 2 s: far too short to park, so every episode fails for both
+
+
+@pytest.fixture(scope="module")
+def policy():
+    from liquidcontrol.train.model import build_policy, probe_env
+
+    return build_policy("cfc-ncp", probe_env(PARKING), 12, seed=0).eval()
+
+
+@pytest.fixture(scope="module")
+def bundle(policy, tmp_path_factory):
+    from liquidcontrol.export import save_bundle
+    from liquidcontrol.export.layouts import env_card_fields
+
+    folder = tmp_path_factory.mktemp("onnx_check") / "bundle"
+    save_bundle(folder, policy, env_card_fields(PARKING), exporter="torchscript")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def broken(bundle, tmp_path_factory):
+    """The same bundle with 0.1 added to the largest weight initializer of policy.onnx (and the
+    manifest rewritten, as a buggy exporter would have written it: the file is self-consistent)."""
+    from liquidcontrol.runtime.manifest import write_manifest
+
+    folder = tmp_path_factory.mktemp("onnx_check_broken") / "bundle"
+    shutil.copytree(bundle, folder)
+    model = onnx.load(str(folder / "policy.onnx"))
+    floats = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT]
+    weight = max(floats, key=lambda t: int(np.prod(t.dims)))
+    assert int(np.prod(weight.dims)) > 1, "expected a weight matrix among the initializers"
+    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight) + np.float32(0.1), weight.name))
+    onnx.save(model, str(folder / "policy.onnx"))
+    write_manifest(folder)
+    return folder
+
+
+def _episodes(agent_factory):
+    result = evaluate(agent_factory, PARKING, [CLEAN], EPISODES, seed=0, n_envs=EPISODES, max_steps=MAX_STEPS,
+                      progress=False)
+    return result.conditions[0].episodes
+
+
+def _check(policy, folder):
+    torch_eps, onnx_eps = _episodes(torch_agent(policy)), _episodes(runtime_agent(folder))
+    delta, steps = max_action_delta(policy, folder, PARKING, evaluation_seeds(EPISODES), n_envs=EPISODES,
+                                    max_steps=MAX_STEPS)
+    return onnx_check(torch_eps, onnx_eps, delta, steps)
+
+
+def test_intact_bundle_passes(policy, bundle):
+    check = _check(policy, bundle)
+    assert check["passed"], check
+    assert check["steps_compared"] == EPISODES * MAX_STEPS
+    assert check["max_abs_action_delta"] <= ACTION_TOLERANCE
+
+
+def test_wrong_weights_fail_although_all_outcomes_agree(policy, broken):
+    check = _check(policy, broken)
+    assert check["torch_success"] == check["onnx_success"] == 0.0
+    assert check["seed_agreement"] == 1.0  # outcomes alone would have passed
+    assert check["max_abs_action_delta"] > ACTION_TOLERANCE
+    assert check["passed"] is False
+
+
+def test_outcome_disagreement_fails_and_seed_sets_must_match(policy, bundle):
+    eps = _episodes(torch_agent(policy))
+    flipped = [type(e)(**{**e.__dict__, "success": not e.success}) for e in eps]
+    check = onnx_check(eps, flipped, max_delta=0.0, steps_compared=10)
+    assert check["seed_agreement"] == 0.0 and check["passed"] is False
+    assert onnx_check(eps, eps, max_delta=0.0, steps_compared=0)["passed"] is False  # nothing compared
+    with pytest.raises(LiquidControlError, match="same seeds"):
+        outcome_agreement(eps, eps[:-1])
