@@ -24,6 +24,7 @@ from typing import Any
 from liquidcontrol.config import add_dataclass_arguments, dataclass_from_args, option
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.fileio import atomic_write_json
+from liquidcontrol.tasks import DEFAULT_TASK
 
 EVAL_FIRST_SEED = 0
 ACTION_CHECK_EPISODES = 20  # episodes over which torch and ONNX see the same observations
@@ -40,7 +41,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
 class MainConfig:
     """Train, evaluate, export and report a policy on one task."""
 
-    task: str = option("parking", "task name (see liquidcontrol.tasks)")
+    task: str = option(DEFAULT_TASK, "task name (see liquidcontrol.tasks)")
     out: str = option("runs/main", "output folder (train/, bundle/, report/)")
     kind: str = option("", "model kind (see liquidcontrol.policies.MODEL_KINDS); empty = the task's default")
     units: int = option(0, "neurons (liquid kinds) or hidden units (baselines); 0 = the task's default")

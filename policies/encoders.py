@@ -102,8 +102,10 @@ class DictEncoder(nn.Module):
         return [s["key"] for s in self.spec]
 
     def forward(self, obs: Mapping[str, Tensor]) -> Tensor:
-        """``obs[key]`` with any leading batch axes -> features ``[..., out_dim]``."""
-        self.check(obs)
+        """``obs[key]`` with any leading batch axes -> features ``[..., out_dim]``.
+        Keys and shapes are checked here; values (NaN) by :meth:`check` in training,
+        since a data-dependent test cannot be part of the exported graph."""
+        self.check(obs, values=False)
         lead = obs[self.keys[0]].shape[: -len(self.spec[0]["shape"])]
         parts = []
         for s in self.spec:
@@ -112,7 +114,7 @@ class DictEncoder(nn.Module):
             parts.append(self.encoders[s["key"]](flat).reshape(*lead, -1))
         return torch.cat(parts, dim=-1)
 
-    def check(self, obs: Any) -> None:
+    def check(self, obs: Any, values: bool = True) -> None:
         if not isinstance(obs, Mapping):
             raise LiquidControlError(f"this policy takes a dict observation with keys {self.keys}, got {type(obs).__name__}.")
         if set(obs) != set(self.keys):
@@ -121,7 +123,7 @@ class DictEncoder(nn.Module):
             x = obs[s["key"]]
             if list(x.shape[-len(s["shape"]):]) != s["shape"]:
                 raise LiquidControlError(f"observation {s['key']!r} has shape {list(x.shape)}; expected [..., {s['shape']}].")
-            if s["dtype"] == "float32" and not torch.isfinite(x).all():
+            if values and s["dtype"] == "float32" and not torch.isfinite(x).all():
                 raise LiquidControlError(f"observation {s['key']!r} contains NaN or infinite values.")
 
     def set_stats(self, stats: Mapping[str, tuple[Any, Any]]) -> None:

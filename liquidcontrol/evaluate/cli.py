@@ -18,7 +18,6 @@ from pathlib import Path
 
 from liquidcontrol.config import add_dataclass_arguments, dataclass_from_args, option
 from liquidcontrol.errors import LiquidControlError
-from liquidcontrol.tasks import Task, get_task, task_for_env
 from liquidcontrol.evaluate.agents import (
     AgentFactory,
     check_bundle,
@@ -26,6 +25,7 @@ from liquidcontrol.evaluate.agents import (
     runtime_agent,
     torch_bundle_agent,
 )
+from liquidcontrol.tasks import DEFAULT_TASK, Task, get_task, task_for_env
 
 BACKENDS = {"torch": None, "onnx": "onnxruntime", "numpy": "numpy"}
 
@@ -35,7 +35,7 @@ class EvalConfig:
     bundle: list[str] = option([], "policy bundle folder(s) to evaluate")
     backend: list[str] = option(["torch"], "how to run each bundle: torch, onnx (onnxruntime) and/or numpy")
     expert: bool = option(False, "also evaluate the task's scripted expert (alone if no bundle is given)")
-    task: str = option("", "task name; default: the first bundle's task (from its env id), else parking")
+    task: str = option("", f"task name; default: the first bundle's task (from its env id), else {DEFAULT_TASK}")
     episodes: int = option(20, "seeded episodes per condition")
     seed: int = option(0, "first held-out evaluation seed (episodes use seed, seed+1, ...)")
     perturbations: list[str] = option(
@@ -85,7 +85,7 @@ def resolve_task(cfg: EvalConfig) -> Task:
         if task is None:
             raise LiquidControlError(f"no registered task uses the bundle's env id {env_id!r}; pass --task.")
         return task
-    return get_task("parking")
+    return get_task(DEFAULT_TASK)
 
 
 def run_config(cfg: EvalConfig) -> Path:

@@ -18,6 +18,7 @@ from liquidcontrol.evaluate.agents import AgentFactory
 from liquidcontrol.evaluate.sweep import make_env
 from liquidcontrol.fileio import atomic_path
 from liquidcontrol.rollout import EpisodeRecord, StepEvent, control_period, run_episodes
+from liquidcontrol.tasks import task_for_env
 
 
 def record_episode(
@@ -47,7 +48,7 @@ def record_episode(
         if first is None:
             raise LiquidControlError(f"{env_id} rendered nothing with render_mode='rgb_array'.")
         frames.append(np.asarray(first))
-        (record,) = run_episodes([env], agent, [seed], on_step=grab, max_steps=max_steps)
+        (record,) = run_episodes([env], agent, [seed], on_step=grab, max_steps=max_steps, task=task_for_env(env_id))
         fps = 1.0 / control_period(env)
     finally:
         env.close()

@@ -34,7 +34,7 @@ def pretrained(name: str) -> Path:
     """
     if not isinstance(name, str) or not _is_bare_name(name):
         raise LiquidControlError(
-            f"pretrained bundle names are bare folder names such as 'parking_cfc_ncp12', not paths; got {str(name)[:60]!r}.")
+            f"pretrained bundle names are bare folder names (see available_pretrained()), not paths; got {str(name)[:60]!r}.")
     root = pretrained_dir()
     path = root / name
     if path.resolve().parent != root.resolve():  # e.g. a symlink leading elsewhere

@@ -117,14 +117,14 @@ class BCConfig(FitConfig):
 
 def train(config: BCConfig) -> dict[str, Any]:
     """Clone a policy from ``config.demos``; returns a summary dict."""
-    from liquidcontrol.tasks import get_task
+    from liquidcontrol.tasks import DEFAULT_TASK, get_task
     from liquidcontrol.train.checkpoint import save_checkpoint
     from liquidcontrol.train.model import build_policy, probe_env
 
     demos = Demonstrations.load(config.demos)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    task = get_task(config.task or str(demos.meta.get("task") or "parking"))
+    task = get_task(config.task or str(demos.meta.get("task") or DEFAULT_TASK))
     probe = probe_env(task.env_id, task.env_kwargs)
     policy = build_policy(config.kind or task.kind, probe, config.units or task.units, config.seed)
     policy.set_obs_stats(demos.obs_stats(config.obs_std_floor))

@@ -6,13 +6,14 @@ import argparse
 from dataclasses import dataclass
 
 from liquidcontrol.config import add_dataclass_arguments, dataclass_from_args, option
+from liquidcontrol.tasks import DEFAULT_TASK
 
 
 @dataclass
 class DemosConfig:
     """Record episodes driven by the task's scripted expert."""
 
-    task: str = option("parking", "task name (see liquidcontrol.tasks)")
+    task: str = option(DEFAULT_TASK, "task name (see liquidcontrol.tasks)")
     episodes: int = option(64, "number of episodes")
     seed: int = option(0, "training seed: episodes come from its demonstration round in the seed plan")
     noise: list[float] = option([], "OU noise on the executed action, one value or one per action dimension (labels stay clean); empty = the task's recipe")
