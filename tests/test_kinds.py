@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from liquidcontrol.policies.registry import MODEL_KINDS, is_liquid
+
 from liquidcontrol.export.numpy_kinds import EXTRACTORS
 from liquidcontrol.kinds import KIND_NAMES, KINDS
-from liquidcontrol.policies.registry import MODEL_KINDS, is_liquid
 from liquidcontrol.runtime import card
 
 

@@ -72,7 +72,7 @@ def _resolve(argv: list[str]) -> tuple[argparse.ArgumentParser, str, list[str]]:
 
 
 # An upper-case placeholder ("--task NAME") where the CLI wants a choice or a number.
-PLACEHOLDER_ERROR = re.compile(r"argument \S+: invalid (?:choice|\w+ value): '[A-Z][A-Z0-9_]*'")
+PLACEHOLDER_ERROR = re.compile(r"argument \S+: (?:invalid (?:choice|\w+ value)|unknown \w+) '?[A-Z][A-Z0-9_]*'")
 
 
 def check_invocation(argv: list[str]) -> list[str]:

@@ -20,11 +20,22 @@ from typing import Any
 
 import numpy as np
 
+from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.fileio import atomic_write_json
 
 
+def task_name(text: str) -> str:
+    """argparse type: a registered task name (unknown names are rejected at parse time)."""
+    from liquidcontrol.tasks import get_task
+
+    try:
+        return get_task(text).name
+    except LiquidControlError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("task", help="task whose env to benchmark (see liquidcontrol.tasks), e.g. parking")
+    parser.add_argument("task", type=task_name, help="task whose env to benchmark (see liquidcontrol.tasks), e.g. parking")
     parser.add_argument("--steps", type=int, default=4000, help="timed control steps per repetition (default 4000)")
     parser.add_argument("--repeats", type=int, default=3, help="repetitions; the median is reported (default 3)")
     parser.add_argument("--highway-steps", type=int, default=150,
