@@ -137,7 +137,7 @@ def collect_episodes(
     n_envs: int = 16,
     progress: bool = True,
     desc: str = "collect",
-    wrap: Callable[[gym.Env, int], gym.Env] | None = None,
+    wrap: Callable[[gym.Env], gym.Env] | None = None,
     max_steps: int | None = None,
     label: bool = True,
 ) -> tuple[Demonstrations, CollectStats]:
@@ -145,8 +145,10 @@ def collect_episodes(
 
     ``policy=None``: the expert drives. Otherwise each step executes the
     expert's action with probability ``beta`` and the learner's otherwise;
-    ``wrap(env, slot)`` may add perturbation wrappers (the learner then sees
+    ``wrap(env)`` may add perturbation wrappers (the learner then sees
     perturbed observations while the expert labels from the true state);
+    whatever it does must depend on the episode seed only (see
+    ``perturb.mix.EpisodeMix``), never on the slot;
     ``action_noise`` is the OU noise scale in action units, one value or one
     per action dimension. ``max_steps`` cuts episodes short (failures unless
     the env reported success on that step). ``label=False`` skips the expert
@@ -158,7 +160,7 @@ def collect_episodes(
     width = max(1, min(n_envs, len(seeds)))
     envs = [gym.make(task.env_id, **task.env_kwargs) for _ in range(width)]
     if wrap is not None:
-        envs = [wrap(e, i) for i, e in enumerate(envs)]
+        envs = [wrap(e) for e in envs]
     try:
         agent = ImitationAgent(envs, task, policy, beta, action_noise, label)
         recorder = _Recorder(agent, width)

@@ -69,7 +69,7 @@ class DaggerConfig(FitConfig):
     epochs_per_iteration: int = option(20, "passes over the aggregated data per iteration")
     lr_decay: float = option(0.9, "learning-rate factor per DAgger iteration")
     validation_episodes: int = option(200, "episodes on fixed validation seeds scoring each round (0: use the DAgger rollouts)")
-    train_perturbations: list[str] = option([], "perturbations ('name:severity') applied to half of the DAgger rollout envs; the expert labels from the true state")
+    train_perturbations: list[str] = option([], "perturbations ('name:severity') in the DAgger rollouts with an even episode seed (half); the expert labels from the true state")
     obs_std_floor: float = option(0.05, "lower bound of the observation std used for normalisation, in each channel's unit")
     rollout_steps: int = option(500, "DAgger rollouts stop after this many steps (counted as failures)")
     beta: float = option(0.0, "probability that the expert executes a step in DAgger rollouts")
@@ -254,14 +254,20 @@ def _behaviour_cloning(config: DaggerConfig, task: Task, out: Path, run: _Run, r
     _save(config, out, run)
 
 
-def _perturb_half(config: DaggerConfig, seed: int) -> Any:
-    """A ``wrap`` for collect_episodes: even-numbered envs get the training perturbations."""
+def _perturb_half(config: DaggerConfig, task: Task) -> Any:
+    """A ``wrap`` for collect_episodes: episodes with an even seed run on a perturbed
+    twin of the env (decided by the seed alone, whatever slot or ``n_envs``)."""
     if not config.train_perturbations:
         return None
-    from liquidcontrol.perturb import apply_perturbations
+    import gymnasium as gym
 
-    def wrap(env: Any, index: int) -> Any:
-        return apply_perturbations(env, config.train_perturbations, seed + index) if index % 2 == 0 else env
+    from liquidcontrol.perturb import apply_perturbations
+    from liquidcontrol.perturb.mix import EpisodeMix
+
+    def wrap(env: Any) -> Any:
+        twin = apply_perturbations(gym.make(task.env_id, **task.env_kwargs), config.train_perturbations,
+                                   [config.seed])
+        return EpisodeMix(env, twin)
 
     return wrap
 
@@ -294,7 +300,7 @@ def _dagger_iteration(config: DaggerConfig, task: Task, out: Path, run: _Run, rn
         new, stats = collect_episodes(
             task, seeds, policy=run.policy, beta=config.beta,
             n_envs=config.n_envs, max_steps=config.rollout_steps, progress=config.progress,
-            desc=f"DAgger {it}/{config.iterations}", wrap=_perturb_half(config, seeds[0]))
+            desc=f"DAgger {it}/{config.iterations}", wrap=_perturb_half(config, task))
         learner = stats.success_rate
         writer.add_scalar("success/learner", learner, it)
     writer.add_scalar("success/validation", val, it)
