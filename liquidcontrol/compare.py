@@ -71,7 +71,7 @@ def _reference_budget(task: Any, kind: str) -> int:
 
 def compare(cfg: CompareConfig) -> dict[str, Any]:
     """Run (or reuse) every kind x seed main job and write the aggregate; returns it."""
-    from liquidcontrol.main_job import MainConfig, main_job
+    from liquidcontrol.main_job import check_config, main_job
     from liquidcontrol.tasks import get_task
 
     task = get_task(cfg.task)
@@ -84,25 +84,65 @@ def compare(cfg: CompareConfig) -> dict[str, Any]:
     table: dict[str, Any] = {}
     # Seed-major order: after each round of seeds every kind has the same number of runs,
     # and the aggregate written after each run is a fair (if smaller) comparison.
-    for j, seed in enumerate(cfg.seeds):
-        for k, kind in enumerate(cfg.kinds):
-            folder = out / f"{kind}-seed{seed}"
-            done = folder / "report" / "summary.json"
-            if cfg.resume and done.is_file():
-                summary = json.loads(done.read_text())
-            else:
-                print(f"== {kind}, training seed {seed} -> {folder}", flush=True)
-                main_job(MainConfig(
-                    task=task.name, out=str(folder), kind=kind, param_budget=0 if k == 0 else budget, seed=seed,
-                    budget=cfg.budget, eval_episodes=cfg.eval_episodes, sweep_episodes=cfg.sweep_episodes,
-                    severities=list(cfg.severities), train_perturbations=list(cfg.train_perturbations),
-                    expert=(k == 0 and j == 0), progress=cfg.progress))
-                summary = json.loads(done.read_text())
-            summary["sweep"] = _read_sweep(folder)
-            runs.setdefault(kind, []).append(summary)
-            table = aggregate(task.name, runs, budget)
-            _write(dest, table)
+    plans = [(seed, kind, _main_config(cfg, task, out, kind, seed, budget, first=(k == 0 and j == 0)))
+             for j, seed in enumerate(cfg.seeds) for k, kind in enumerate(cfg.kinds)]
+    for _, _, main_cfg in plans:  # every setting is checked before the first run trains
+        check_config(main_cfg, task)
+    for seed, kind, main_cfg in plans:
+        folder = Path(main_cfg.out)
+        done = folder / "report" / "summary.json"
+        if cfg.resume and done.is_file():
+            summary = _read_summary(done)
+            _check_reuse(summary, main_cfg, done)
+        else:
+            print(f"== {kind}, training seed {seed} -> {folder}", flush=True)
+            main_job(main_cfg)
+            summary = _read_summary(done)
+        summary["sweep"] = _read_sweep(folder)
+        runs.setdefault(kind, []).append(summary)
+        table = aggregate(task.name, runs, budget)
+        _write(dest, table)
     return table
+
+
+def _main_config(cfg: CompareConfig, task: Any, out: Path, kind: str, seed: int, budget: int, first: bool) -> Any:
+    from liquidcontrol.main_job import MainConfig
+    from liquidcontrol.policies.registry import is_liquid
+
+    return MainConfig(
+        task=task.name, out=str(out / f"{kind}-seed{seed}"), kind=kind, param_budget=0 if is_liquid(kind) else budget,
+        seed=seed, budget=cfg.budget, eval_episodes=cfg.eval_episodes, sweep_episodes=cfg.sweep_episodes,
+        severities=list(cfg.severities), train_perturbations=list(cfg.train_perturbations), expert=first,
+        progress=cfg.progress)
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LiquidControlError(f"{path} is corrupt ({exc}); delete that run folder to re-run it.") from None
+    if not isinstance(data, dict) or "clean" not in data or "training" not in data:
+        raise LiquidControlError(f"{path} is not a main-job summary; delete that run folder to re-run it.")
+    return data
+
+
+def _check_reuse(summary: dict[str, Any], main_cfg: Any, path: Path) -> None:
+    """A finished run is reused only if it was run with the settings compare would use now."""
+    from dataclasses import asdict
+
+    want = asdict(main_cfg)
+    have = dict(summary.get("config") or {})
+    if not have:  # summaries written before the config was recorded: what they do record
+        have = {"task": summary.get("task"), "kind": summary.get("kind"), "seed": summary.get("seed"),
+                "budget": summary.get("budget"),
+                "eval_episodes": next(iter(summary["clean"].values()), {}).get("episodes")}
+        have = {k: v for k, v in have.items() if v is not None}
+    keys = ("task", "kind", "seed", "budget", "eval_episodes", "sweep_episodes", "severities",
+            "train_perturbations", "param_budget")
+    diff = {k: (have[k], want[k]) for k in keys if k in have and have[k] != want[k]}
+    if diff:
+        raise LiquidControlError(f"{path} was run with different settings {diff} (saved, now); "
+                                 "delete it, pass --resume false, or use another --out.")
 
 
 def _write(dest: Path, table: dict[str, Any]) -> None:

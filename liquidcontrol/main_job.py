@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +81,30 @@ class _Clock:
 
 
 def _sweep_names(cfg: MainConfig, task: Any) -> list[str]:
-    from liquidcontrol.perturb import get_spec
+    return list(task.sweep) if not cfg.perturbations else [p for p in cfg.perturbations if p != "none"]
 
-    names = list(task.sweep) if not cfg.perturbations else [p for p in cfg.perturbations if p != "none"]
-    for name in names:
-        get_spec(name)  # unknown names fail before any training
+
+def check_config(cfg: MainConfig, task: Any) -> list[str]:
+    """Every setting a user can get wrong, checked before hours of training; returns the sweep."""
+    from liquidcontrol.evaluate.sweep import sweep_conditions
+    from liquidcontrol.perturb import make_perturbation, parse_item
+    from liquidcontrol.seeds import evaluation_seeds
+    from liquidcontrol.train.dagger import resolve
+
+    if cfg.budget not in BUDGETS:
+        raise LiquidControlError(f"unknown budget {cfg.budget!r}; choose from {sorted(BUDGETS)}.")
+    if cfg.eval_episodes <= 0 or cfg.n_envs <= 0:
+        raise LiquidControlError(f"--eval-episodes and --n-envs must be positive, got {cfg.eval_episodes} and {cfg.n_envs}.")
+    evaluation_seeds(cfg.eval_episodes, first=EVAL_FIRST_SEED)
+    names = _sweep_names(cfg, task)
+    if names and cfg.severities:
+        if cfg.sweep_episodes <= 0:
+            raise LiquidControlError(f"--sweep-episodes must be positive, got {cfg.sweep_episodes}.")
+        evaluation_seeds(cfg.sweep_episodes, first=EVAL_FIRST_SEED)
+    sweep_conditions(names, cfg.severities)  # unknown names and bad severities fail here
+    for item in cfg.train_perturbations:
+        make_perturbation(*parse_item(item))
+    resolve(_dagger_config(cfg, Path(cfg.out) / "train"))  # kind, sizes, budgets against the seed plan
     return names
 
 
@@ -94,9 +113,7 @@ def main_job(cfg: MainConfig) -> dict[str, Any]:
     from liquidcontrol.tasks import get_task
 
     task = get_task(cfg.task)
-    if cfg.budget not in BUDGETS:
-        raise LiquidControlError(f"unknown budget {cfg.budget!r}; choose from {sorted(BUDGETS)}.")
-    sweep_names = _sweep_names(cfg, task)
+    sweep_names = check_config(cfg, task)
     out, clock = Path(cfg.out), _Clock()
     t = time.perf_counter()
     training = _train(cfg, out / "train")
@@ -122,14 +139,19 @@ def main_job(cfg: MainConfig) -> dict[str, Any]:
     return summary
 
 
-def _train(cfg: MainConfig, folder: Path) -> dict[str, Any]:
-    from liquidcontrol.train.dagger import DaggerConfig, train
+def _dagger_config(cfg: MainConfig, folder: Path) -> Any:
+    from liquidcontrol.train.dagger import DaggerConfig
 
-    dagger = DaggerConfig(task=cfg.task, kind=cfg.kind, units=cfg.units, param_budget=cfg.param_budget,
-                          seed=cfg.seed, out=str(folder), resume=cfg.resume, progress=cfg.progress,
-                          train_perturbations=list(cfg.train_perturbations), max_minutes=cfg.max_minutes,
-                          **BUDGETS[cfg.budget])
-    summary = train(dagger)
+    return DaggerConfig(task=cfg.task, kind=cfg.kind, units=cfg.units, param_budget=cfg.param_budget,
+                        seed=cfg.seed, out=str(folder), resume=cfg.resume, progress=cfg.progress,
+                        train_perturbations=list(cfg.train_perturbations), max_minutes=cfg.max_minutes,
+                        **BUDGETS[cfg.budget])
+
+
+def _train(cfg: MainConfig, folder: Path) -> dict[str, Any]:
+    from liquidcontrol.train.dagger import train
+
+    summary = train(_dagger_config(cfg, folder))
     summary["recipe"] = {"algo": "bc+dagger", **summary["config"]}
     return summary
 
@@ -201,6 +223,7 @@ def _summarise(cfg: MainConfig, task: Any, training: dict[str, Any], clean: list
     rates = {r.agent: r.metrics("clean") for r in clean}
     config = training["config"]
     return {
+        "config": asdict(cfg),
         "task": task.name, "env_id": task.env_id, "kind": config["kind"], "units": config["units"],
         "budget": cfg.budget, "seed": cfg.seed, "bundle": str(bundle),
         "parameters": _parameter_counts(bundle),

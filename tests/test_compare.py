@@ -108,3 +108,41 @@ def test_compare_refuses_a_baseline_as_size_reference(tmp_path):
 
     with pytest.raises(LiquidControlError, match="must be a liquid kind"):
         cmp.compare(cmp.CompareConfig(kinds=["lstm", "cfc-ncp"], seeds=[0], out=str(tmp_path), progress=False))
+
+
+def _fake_run(tmp_path, kind, seed, **summary):
+    report = tmp_path / "runs" / f"{kind}-seed{seed}" / "report"
+    report.mkdir(parents=True)
+    base = {"task": "parking", "kind": kind, "seed": seed, "budget": "full",
+            "clean": {f"{kind} (torch)": {"success": 0.9, "episodes": 500}},
+            "training": {"train_seconds": 1.0}, "onnx_check": {"passed": True}}
+    (report / "summary.json").write_text(json.dumps({**base, **summary}))
+    return report / "summary.json"
+
+
+def test_compare_refuses_to_reuse_a_run_made_with_other_settings(tmp_path):
+    from liquidcontrol.errors import LiquidControlError
+
+    _fake_run(tmp_path, "cfc-ncp", 0, clean={"cfc-ncp (torch)": {"success": 0.9, "episodes": 100}})
+    cfg = cmp.CompareConfig(kinds=["cfc-ncp"], seeds=[0], out=str(tmp_path / "runs"), progress=False)
+    with pytest.raises(LiquidControlError, match=r"different settings \{'eval_episodes': \(100, 500\)\}"):
+        cmp.compare(cfg)
+
+
+def test_compare_reports_a_corrupt_summary_in_one_sentence(tmp_path):
+    from liquidcontrol.errors import LiquidControlError
+
+    path = _fake_run(tmp_path, "cfc-ncp", 0)
+    path.write_text("{not json")
+    cfg = cmp.CompareConfig(kinds=["cfc-ncp"], seeds=[0], out=str(tmp_path / "runs"), progress=False)
+    with pytest.raises(LiquidControlError, match="is corrupt"):
+        cmp.compare(cfg)
+
+
+def test_compare_checks_every_run_before_training_any(tmp_path):
+    from liquidcontrol.errors import LiquidControlError
+
+    cfg = cmp.CompareConfig(kinds=["cfc-ncp", "no-such-kind"], seeds=[0], out=str(tmp_path / "runs"), progress=False)
+    with pytest.raises(LiquidControlError, match="no-such-kind"):
+        cmp.compare(cfg)
+    assert not (tmp_path / "runs").exists()

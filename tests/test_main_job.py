@@ -90,3 +90,21 @@ def test_unknown_perturbation_fails_before_training(tmp_path):
     with pytest.raises(LiquidControlError, match="unknown perturbation"):
         main_job(MainConfig(out=str(tmp_path), budget="tiny", perturbations=["hail"], progress=False))
     assert not (tmp_path / "train").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"eval_episodes": 0}, "eval-episodes"),
+    ({"severities": [7]}, "severity must be"),
+    ({"train_perturbations": ["rain:9"]}, "severity must be"),
+    ({"train_perturbations": ["sensor_dropout:1"]}, "held out"),
+    ({"kind": "ltc-ncp", "param_budget": 500}, "param-budget"),
+    ({"perturbations": ["hail"]}, "unknown perturbation"),
+])
+def test_bad_settings_fail_before_any_training(tmp_path, change, message):
+    from liquidcontrol.errors import LiquidControlError
+    from liquidcontrol.main_job import MainConfig, main_job
+
+    out = tmp_path / "run"
+    with pytest.raises(LiquidControlError, match=message):
+        main_job(MainConfig(out=str(out), budget="tiny", progress=False, **change))
+    assert not out.exists()

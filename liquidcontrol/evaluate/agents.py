@@ -37,12 +37,35 @@ class RuntimeAgent:
         self.state_dim = int(self.runner.card.state_dim)
 
     def reset(self, n_envs: int) -> None:
+        self.n = n_envs
         self.runner.reset()
         self.runner.state = np.zeros((n_envs, self.state_dim), dtype=np.float32)
 
     def act(self, obs: Any, dt: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """Actions for the batch. If the runtime refuses the batch (a row diverged to
+        NaN), each row is stepped alone: the failing rows get NaN actions (the loop
+        ends those episodes as unstable) and a zero state; the others carry on."""
         batch = obs if isinstance(obs, dict) else np.asarray(obs, dtype=np.float32)
-        return np.asarray(self.runner.step(batch, np.asarray(dt, np.float32).reshape(-1, 1)), dtype=np.float32)
+        dt = np.asarray(dt, np.float32).reshape(-1, 1)
+        before = self.runner.state
+        try:
+            return np.asarray(self.runner.step(batch, dt), dtype=np.float32)
+        except LiquidControlError:
+            return self._rows(batch, dt, before)
+
+    def _rows(self, batch: Any, dt: np.ndarray, before: np.ndarray) -> np.ndarray:
+        actions = np.full((self.n, self.runner.card.act_dim), np.nan, np.float32)
+        states = np.zeros_like(before)
+        for i in range(self.n):
+            row = {k: v[i:i + 1] for k, v in batch.items()} if isinstance(batch, dict) else batch[i:i + 1]
+            self.runner.state = before[i:i + 1]
+            try:
+                actions[i] = self.runner.step(row, dt[i:i + 1])[0]
+                states[i] = self.runner.state[0]
+            except LiquidControlError:
+                pass  # NaN action, zero state: this episode ends as unstable
+        self.runner.state = states
+        return actions
 
     def reset_done(self, mask: np.ndarray) -> None:
         state = self.runner.state

@@ -19,7 +19,7 @@ from liquidcontrol.errors import LiquidControlError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="checkpoint folder (progress.json) or bundle folder (card.json)")
     parser.add_argument("--out", required=True, help="bundle folder to write")
-    parser.add_argument("--env-id", default=None, help="env id for the card (default: from the checkpoint's recipe)")
+    parser.add_argument("--env-id", default=None, help="env id for the card (default: the task of the checkpoint's recipe, or the bundle's card)")
     parser.add_argument("--card-fields", default=None, metavar="JSON",
                         help="JSON file with extra card fields: observation / action layouts, training, evaluation")
     parser.add_argument("--exporter", choices=["dynamo", "torchscript"], default="dynamo",
@@ -81,7 +81,13 @@ def _load_source(source: Path) -> tuple[Any, dict[str, Any]]:
         policy, record, _ = load_checkpoint(source)
         recipe = dict(record.get("recipe") or {})
         evaluation = {k: v for k, v in record.items() if "success" in k or k in ("loss", "final_loss")}
-        fields = {"env_id": str(recipe.get("env_id", "unknown")), "training": recipe, "evaluation": evaluation}
+        fields: dict[str, Any] = {"env_id": str(recipe.get("env_id", "unknown")), "training": recipe,
+                                  "evaluation": evaluation}
+        if isinstance(recipe.get("task"), str) and recipe["task"]:
+            from liquidcontrol.tasks import get_task
+
+            task = get_task(recipe["task"])
+            fields.update(env_id=task.env_id, task=task.name)
         return policy.eval(), fields
     raise LiquidControlError(
         f"{source} is neither a checkpoint folder (progress.json) nor a bundle folder (card.json)."

@@ -111,7 +111,19 @@ def resolve(config: DaggerConfig) -> tuple[DaggerConfig, Task]:
     training_seeds(config.seed, 0, config.demo_episodes)
     training_seeds(config.seed, max(config.iterations, 1), config.episodes_per_iteration)
     validation_seeds(max(config.validation_episodes, 0))
-    return dataclasses.replace(config, **changes), task
+    resolved = dataclasses.replace(config, **changes)
+    from liquidcontrol.policies.registry import is_liquid
+
+    if resolved.param_budget and is_liquid(resolved.kind):  # also rejects unknown kinds
+        raise LiquidControlError("--param-budget sizes baselines; size a liquid model with --units.")
+    if resolved.demo_noise:
+        from liquidcontrol.train.model import probe_env
+
+        act_dim = probe_env(task.env_id, task.env_kwargs).act_dim
+        if len(resolved.demo_noise) not in (1, act_dim) or min(resolved.demo_noise) < 0:
+            raise LiquidControlError(f"--demo-noise needs one value or {act_dim} values (one per action), each >= 0; "
+                                     f"got {resolved.demo_noise}.")
+    return resolved, task
 
 
 @dataclass
@@ -308,8 +320,10 @@ def _dagger_iteration(config: DaggerConfig, task: Task, out: Path, run: _Run, rn
     assert run.history is not None
     run.history.append({"iteration": it, "validation_success": _rate(val), "learner_success": _rate(learner),
                         "steps": run.demos.num_steps})
-    if score >= run.best_success:
-        run.best_success = score
+    measured = not np.isnan(score)
+    if (measured and score >= run.best_success) or not (out / "best" / "progress.json").exists():
+        # Without any measured round (no validation, no rollouts) the latest fit is kept.
+        run.best_success = score if measured else run.best_success
         save_checkpoint(out / "best", run.policy, {"iteration": it, "validation_success": _rate(val),
                                                   "learner_success": _rate(learner),
                                                   "recipe": {"algo": "dagger", **asdict(config)}})

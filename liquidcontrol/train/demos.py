@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+import numpy as np
+
 from liquidcontrol.config import add_dataclass_arguments, dataclass_from_args, option
+from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.tasks import DEFAULT_TASK
 
 
@@ -28,10 +31,14 @@ def run(args: argparse.Namespace) -> int:
     from liquidcontrol.seeds import training_seeds
     from liquidcontrol.tasks import get_task
     from liquidcontrol.train.collect import collect_episodes
+    from liquidcontrol.train.model import probe_env
 
     cfg = dataclass_from_args(DemosConfig, args)
     task = get_task(cfg.task)
     noise = cfg.noise or task.recipe.get("demo_noise", 0.0)
+    act_dim = probe_env(task.env_id, task.env_kwargs).act_dim
+    if np.size(noise) not in (1, act_dim) or np.min(noise) < 0:
+        raise LiquidControlError(f"--noise needs one value or {act_dim} values (one per action), each >= 0; got {noise}.")
     demos, stats = collect_episodes(task, training_seeds(cfg.seed, 0, cfg.episodes), action_noise=noise,
                                     desc="expert demos")
     path = demos.save(cfg.out)

@@ -189,10 +189,13 @@ def test_export_cli_takes_layouts_from_the_env(tmp_path) -> None:
     obs_dim, act_dim = len(layouts["observation"]), len(layouts["action"])
     from liquidcontrol.train.checkpoint import save_checkpoint
 
-    save_checkpoint(tmp_path / "ckpt", make_policy("gru", obs_dim, act_dim),
-                    {"recipe": {"env_id": "liquidcontrol/Parking-v0"}})
+    # What DAgger and BC record: the task, not an env id.
+    save_checkpoint(tmp_path / "ckpt", make_policy("gru", obs_dim, act_dim), {"recipe": {"task": "parking"}})
     assert cli_main(["export", str(tmp_path / "ckpt"), "--out", str(tmp_path / "out"), "--exporter", "torchscript"]) == 0
-    action = load_card(tmp_path / "out").action
+    card = load_card(tmp_path / "out")
+    assert card.env_id == "liquidcontrol/Parking-v0" and card.task == "parking"
+    assert card.inputs[0]["layout"] == ParkingEnv.observation_layout
+    action = card.action
     assert [{k: a[k] for k in e} for a, e in zip(action, ParkingEnv.action_layout)] == ParkingEnv.action_layout
     assert all("low" in a and "high" in a for a in action)
 
