@@ -126,6 +126,11 @@ def _read_summary(path: Path) -> dict[str, Any]:
     return data
 
 
+def _episodes(summary: dict[str, Any]) -> Any:
+    first: dict[str, Any] = next(iter(summary["clean"].values()), {})
+    return first.get("episodes")
+
+
 def _check_reuse(summary: dict[str, Any], main_cfg: Any, path: Path) -> None:
     """A finished run is reused only if it was run with the settings compare would use now."""
     from dataclasses import asdict
@@ -135,7 +140,7 @@ def _check_reuse(summary: dict[str, Any], main_cfg: Any, path: Path) -> None:
     if not have:  # summaries written before the config was recorded: what they do record
         have = {"task": summary.get("task"), "kind": summary.get("kind"), "seed": summary.get("seed"),
                 "budget": summary.get("budget"),
-                "eval_episodes": next(iter(summary["clean"].values()), {}).get("episodes")}
+                "eval_episodes": _episodes(summary)}
         have = {k: v for k, v in have.items() if v is not None}
     keys = ("task", "kind", "seed", "budget", "eval_episodes", "sweep_episodes", "severities",
             "train_perturbations", "param_budget")

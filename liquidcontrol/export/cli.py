@@ -81,8 +81,7 @@ def _load_source(source: Path) -> tuple[Any, dict[str, Any]]:
         policy, record, _ = load_checkpoint(source)
         recipe = dict(record.get("recipe") or {})
         evaluation = {k: v for k, v in record.items() if "success" in k or k in ("loss", "final_loss")}
-        fields: dict[str, Any] = {"env_id": str(recipe.get("env_id", "unknown")), "training": recipe,
-                                  "evaluation": evaluation}
+        fields = {"env_id": str(recipe.get("env_id", "unknown")), "training": recipe, "evaluation": evaluation}
         if isinstance(recipe.get("task"), str) and recipe["task"]:
             from liquidcontrol.tasks import get_task
 
