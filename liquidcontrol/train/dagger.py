@@ -137,6 +137,8 @@ class _Run:
     bc_epoch: int = 0
     best_success: float = -1.0
     history: list[dict[str, Any]] | None = None
+    rng_state: dict[str, Any] | None = None  # the batching generator's state at the checkpoint
+    rng: np.random.Generator | None = None
 
 
 def train(config: DaggerConfig) -> dict[str, Any]:
@@ -149,7 +151,15 @@ def train(config: DaggerConfig) -> dict[str, Any]:
     start = time.perf_counter()
     run = _resume(config, out) if config.resume else _fresh(config, task, out)
     writer = SummaryWriter(str(out / "tb"))
-    rng = np.random.default_rng(config.seed + 1000 * run.iteration + run.bc_epoch)
+    # The batching generator is part of the checkpoint, so a resumed run shuffles exactly as an
+    # uninterrupted one would have (from a checkpoint written at the end of an epoch or round).
+    rng = np.random.default_rng(config.seed)
+    if run.rng_state is not None:
+        try:
+            rng.bit_generator.state = run.rng_state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise LiquidControlError(f"the checkpoint in {out} has a corrupt generator state ({exc}).") from None
+    run.rng = rng
     capped = False
     try:
         if run.iteration == 0:
@@ -221,7 +231,7 @@ def _resume(config: DaggerConfig, out: Path) -> _Run:
         demos.extend(Demonstrations.load(out / "data" / name))
     print(f"resuming {out}: iteration {record['iteration']}, BC epoch {record['bc_epoch']}, {demos.num_steps} steps of data")
     run = _Run(policy, optimizer, demos, record["iteration"], record["bc_epoch"],  # type: ignore[arg-type]
-               record.get("best_success", -1.0), record.get("history", []))
+               record.get("best_success", -1.0), record.get("history", []), record.get("rng_state"))
     last = run.history[-1] if run.history else None
     if (last is not None and last.get("learner_success") is None and last["iteration"] == run.iteration - 1
             and last["iteration"] <= config.iterations):
@@ -238,7 +248,8 @@ def _save(config: DaggerConfig, out: Path, run: _Run) -> None:
     files = sorted(p.name for p in (out / "data").glob("iter_*.npz")) if (out / "data").exists() else []
     files = [f for f in files if int(f[5:8]) < max(run.iteration, 1)]
     progress = {"iteration": run.iteration, "bc_epoch": run.bc_epoch, "best_success": run.best_success,
-                "history": run.history, "data_files": files, "recipe": {"algo": "dagger", **asdict(config)}}
+                "history": run.history, "data_files": files, "recipe": {"algo": "dagger", **asdict(config)},
+                "rng_state": run.rng.bit_generator.state if run.rng is not None else None}
     save_checkpoint(out / "checkpoint", run.policy, progress, run.optimizer)
 
 

@@ -224,3 +224,18 @@ def test_dagger_learns_to_park(tmp_path):
     rates = [h["validation_success"] for h in summary["history"]]
     assert rates[0] < 0.2  # behaviour cloning alone does not park
     assert summary["best_success"] >= 0.6
+
+
+def test_a_resumed_run_ends_with_the_same_policy_as_an_uninterrupted_one(tmp_path):
+    from safetensors.numpy import load_file
+
+    budget = {**TINY, "iterations": 2}
+    train(DaggerConfig(out=str(tmp_path / "whole"), **budget))
+    # The same budget in two sittings: stop after behaviour cloning (iterations=0), then resume.
+    train(DaggerConfig(out=str(tmp_path / "split"), **{**budget, "iterations": 0}))
+    train(DaggerConfig(out=str(tmp_path / "split"), resume=True, **budget))
+    whole = load_file(str(tmp_path / "whole" / "checkpoint" / "policy.safetensors"))
+    split = load_file(str(tmp_path / "split" / "checkpoint" / "policy.safetensors"))
+    assert whole.keys() == split.keys()
+    for key in whole:
+        np.testing.assert_array_equal(whole[key], split[key], err_msg=key)
