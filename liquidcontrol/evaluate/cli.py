@@ -74,18 +74,44 @@ def agent_factories(cfg: EvalConfig, task: Task) -> list[AgentFactory]:
     return factories
 
 
+def _bundle_task(folder: str) -> Task:
+    """The task a bundle was trained on: its card's ``task``, else the task of its env id."""
+    from liquidcontrol.runtime.card import load_card
+
+    check_bundle(folder)  # missing folder / card / corrupt JSON: the usual one-line errors
+    card = load_card(folder)
+    if card.task:
+        return get_task(card.task)
+    task = task_for_env(card.env_id)
+    if task is None:
+        raise LiquidControlError(f"no registered task uses the env id {card.env_id!r} of bundle {folder}; pass --task.")
+    return task
+
+
 def resolve_task(cfg: EvalConfig) -> Task:
-    """``--task``, else the task of the first bundle's env id, else parking."""
-    if cfg.task:
-        return get_task(cfg.task)
-    if cfg.bundle:
-        card = check_bundle(cfg.bundle[0])
-        env_id = card.get("env_id")
-        task = task_for_env(env_id) if isinstance(env_id, str) else None
-        if task is None:
-            raise LiquidControlError(f"no registered task uses the bundle's env id {env_id!r}; pass --task.")
-        return task
-    return get_task(DEFAULT_TASK)
+    """``--task``, else the first bundle's task, else the default task; every bundle must fit it."""
+    task = get_task(cfg.task) if cfg.task else _bundle_task(cfg.bundle[0]) if cfg.bundle else get_task(DEFAULT_TASK)
+    for folder in cfg.bundle:
+        other = _bundle_task(folder)
+        if other.env_id != task.env_id:
+            raise LiquidControlError(f"bundle {folder} was trained on {other.env_id}, not {task.env_id}; "
+                                     "evaluate bundles of one task together.")
+    return task
+
+
+def seen_in_training(folder: str | None, task: Task) -> list[str]:
+    """Perturbations an agent met in training: the task's (e.g. demonstration noise) plus,
+    for a bundle, the ``train_perturbations`` of its recipe."""
+    from liquidcontrol.perturb.registry import parse_item
+    from liquidcontrol.runtime.card import load_card
+
+    names = set(task.seen_in_training)
+    if folder is not None:
+        training = load_card(folder).training
+        recipe = training.get("recipe", training) if isinstance(training, dict) else {}
+        items = recipe.get("train_perturbations") or [] if isinstance(recipe, dict) else []
+        names |= {parse_item(item)[0] for item in items if isinstance(item, str)}
+    return sorted(names)
 
 
 def run_config(cfg: EvalConfig) -> Path:
@@ -102,10 +128,11 @@ def run_config(cfg: EvalConfig) -> Path:
     names = list(task.sweep) if not cfg.perturbations else [p for p in cfg.perturbations if p != "none"]
     conditions = sweep_conditions(names, cfg.severities)
     max_steps = cfg.max_steps or None
+    owners: list[str | None] = [b for b in cfg.bundle for _ in cfg.backend] + [None] * cfg.expert
     results = [
         evaluate(f, env_id, conditions, cfg.episodes, cfg.seed, n_envs=cfg.n_envs, max_steps=max_steps,
-                 progress=cfg.progress, task=task)
-        for f in factories
+                 progress=cfg.progress, task=task, seen_in_training=seen_in_training(owner, task))
+        for f, owner in zip(factories, owners)
     ]
     out = Path(cfg.out)
     video = None

@@ -117,3 +117,19 @@ def test_cli_other_bad_input(capsys):
     assert "unknown backend" in capsys.readouterr().err
     assert cli_main(["eval", "--expert", "true", "--perturbations", "fog"]) == 2
     assert "unknown perturbation 'fog'" in capsys.readouterr().err
+
+
+def test_seen_in_training_comes_from_the_bundle_recipe(tmp_path):
+    from liquidcontrol.policies import make_policy
+
+    from liquidcontrol.evaluate.cli import seen_in_training
+    from liquidcontrol.export import save_bundle
+    from liquidcontrol.export.layouts import env_card_fields
+    from liquidcontrol.tasks import get_task
+
+    task = get_task("parking")
+    fields = {**env_card_fields(task.env_id), "task": "parking",
+              "training": {"recipe": {"train_perturbations": ["rain:2", "obs_noise:1"]}}}
+    save_bundle(tmp_path / "b", make_policy("gru", 14, 2, hidden=4), fields, exporter="torchscript")
+    assert seen_in_training(str(tmp_path / "b"), task) == ["action_noise", "obs_noise", "rain"]
+    assert seen_in_training(None, task) == ["action_noise"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from liquidcontrol.policies import make_policy
 
 from liquidcontrol.errors import LiquidControlError
-from liquidcontrol.policies import make_policy
 from liquidcontrol.train import checkpoint as ck
 
 
