@@ -83,7 +83,6 @@ PARKING = register_task(Task(
     ),
     position=_position,
     render_camera="top",
-    success_label="parked",
     time_label="time to park",
     peer_benchmark=highway_parking_rate,
 ))

@@ -140,23 +140,30 @@ class _Slot:
     accumulators: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.last_info: dict[str, Any] = {}
         if self.task is not None:
             from liquidcontrol.tasks import MetricAccumulator
 
             self.accumulators = [MetricAccumulator(m) for m in self.task.metrics]
+        # "last" metrics read only the final step's info, once, in finish().
+        self.per_step = [acc for acc in self.accumulators if acc.metric.reduce != "last"]
 
     def observe(self, info: dict[str, Any]) -> None:
+        self.last_info = info
         if self.task is None:
             return
         if self.task.position is not None:
             pos = self.task.position(info)
             if pos is not None:
                 self.positions.append(pos)
-        for acc in self.accumulators:
+        for acc in self.per_step:
             acc.add(info)
 
     def finish(self, info: dict[str, Any], truncated: bool, period: float) -> EpisodeRecord:
         steps = self.steps
+        for acc in self.accumulators:
+            if acc.metric.reduce == "last" and self.last_info:
+                acc.add(self.last_info)
         metrics = {acc.metric.name: acc.value() for acc in self.accumulators}
         return EpisodeRecord(
             seed=self.seed,

@@ -119,7 +119,6 @@ class Task:
     position: Callable[[dict[str, Any]], Sequence[float] | None] | None = None
     render_camera: str | None = None
     env_kwargs: dict[str, Any] = field(default_factory=dict)
-    success_label: str = "success"
     time_label: str = "time to success"
     #: ``peer_benchmark(steps) -> (name, steps/s or None if not installed)`` for ``bench env``.
     peer_benchmark: Callable[[int], tuple[str, float | None]] | None = None

@@ -34,6 +34,12 @@ from liquidcontrol.errors import LiquidControlError
 #: Normalised observations are clipped to this many standard deviations
 #: (torch, ONNX and the numpy runtime alike).
 NORM_CLIP = 10.0
+STD_MIN = 1e-3  # normalisation std never goes below this (in the channel's unit)
+
+
+def normalize(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """``(x - mean) / std`` clipped to +-NORM_CLIP: flat policies and Dict encoders alike."""
+    return torch.clamp((x - mean) / std, -NORM_CLIP, NORM_CLIP)
 
 
 class RecurrentPolicy(nn.Module):
@@ -131,12 +137,12 @@ class RecurrentPolicy(nn.Module):
         mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float32)).reshape(self.obs_dim)
         std_t = torch.as_tensor(np.asarray(std, dtype=np.float32)).reshape(self.obs_dim)
         self.obs_mean.copy_(mean_t)
-        self.obs_std.copy_(torch.clamp(std_t, min=1e-3))
+        self.obs_std.copy_(torch.clamp(std_t, min=STD_MIN))
 
     def _normalize(self, obs: Tensor) -> Tensor:
         """``(obs - mean) / std`` clipped to +-``NORM_CLIP`` (as stable-baselines3's
         ``VecNormalize`` does): a sensor gone wild cannot drive the cell arbitrarily far."""
-        return torch.clamp((obs - self.obs_mean) / self.obs_std, -NORM_CLIP, NORM_CLIP)
+        return normalize(obs, self.obs_mean, self.obs_std)
 
     def _features(self, obs: Any) -> Tensor:
         """What the cell sees: normalised flat observations, or the encoders' features."""
@@ -204,19 +210,12 @@ class RecurrentPolicy(nn.Module):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Numpy convenience in the stable-baselines3 style.
 
-        ``obs`` [obs_dim] or [B, obs_dim]; returns ``(action, state)`` as numpy
-        with the same leading shape. Policies here are deterministic; the flag
-        is accepted for API compatibility.
+        ``obs`` [obs_dim] or [B, obs_dim] (Dict policies: ``{key: [...] or [B, ...]}``);
+        returns ``(action, state)`` as numpy with the same leading shape.
+        Policies here are deterministic; the flag is accepted for API compatibility.
         """
         del deterministic
-        arr = np.asarray(obs, dtype=np.float32)
-        single = arr.ndim == 1
-        arr2 = arr[None] if single else arr
-        if arr2.ndim != 2 or arr2.shape[1] != self.obs_dim:
-            raise LiquidControlError(f"expected an observation of width {self.obs_dim}, got shape {arr.shape}.")
-        if not np.isfinite(arr2).all():
-            raise LiquidControlError("observation contains NaN or infinite values.")
-        batch = arr2.shape[0]
+        x, single, batch = self._predict_input(obs)
         st = self.initial_state(batch) if state is None else torch.as_tensor(
             np.asarray(state, dtype=np.float32).reshape(batch, self.state_dim))
         if episode_start is not None:
@@ -224,9 +223,33 @@ class RecurrentPolicy(nn.Module):
             st = st * (1.0 - reset)
         period = self.control_period if dt is None else dt
         dt_t = torch.as_tensor(np.broadcast_to(np.asarray(period, np.float32), (batch, 1)).copy())
-        action, new_state = self(torch.as_tensor(arr2), st, dt_t)
+        action, new_state = self(x, st, dt_t)
         a, s = action.numpy(), new_state.numpy()
         return (a[0], s[0]) if single else (a, s)
+
+    def _predict_input(self, obs: Any) -> tuple[Any, bool, int]:
+        """Observations as tensors with a batch axis, whether one sample was given, the batch size."""
+        if self.encoder is not None:
+            if not isinstance(obs, dict):
+                raise LiquidControlError(f"this policy takes a dict observation with keys {self.encoder.keys}.")
+            spec = {s["key"]: s for s in self.encoder.spec}
+            first = spec[self.encoder.keys[0]]
+            single = first["key"] in obs and np.ndim(obs[first["key"]]) == len(first["shape"])
+            tensors = {}
+            for key, value in obs.items():
+                dtype = np.uint8 if key in spec and spec[key]["dtype"] == "uint8" else np.float32
+                arr = np.asarray(value, dtype=dtype)
+                tensors[key] = torch.as_tensor(arr[None] if single else arr)
+            self.encoder.check(tensors)
+            return tensors, single, int(next(iter(tensors.values())).shape[0])
+        arr = np.asarray(obs, dtype=np.float32)
+        single = arr.ndim == 1
+        arr2 = arr[None] if single else arr
+        if arr2.ndim != 2 or arr2.shape[1] != self.obs_dim:
+            raise LiquidControlError(f"expected an observation of width {self.obs_dim}, got shape {arr.shape}.")
+        if not np.isfinite(arr2).all():
+            raise LiquidControlError("observation contains NaN or infinite values.")
+        return torch.as_tensor(arr2), single, int(arr2.shape[0])
 
     def num_parameters(self, trainable_only: bool = True, effective: bool = False) -> int:
         """Parameter count; ``effective=True`` leaves out entries the wiring

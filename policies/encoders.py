@@ -1,7 +1,7 @@
 """Observation encoders for Dict observations: one per key, concatenated for the cell.
 
-- vector keys (float32 ``[n]``): normalised, ``(x - mean) / std`` clipped to
-  ±``NORM_CLIP`` (statistics from the demonstrations, as for flat observations);
+- vector keys (float32 ``[n]``): normalised by ``base.normalize``, ``(x - mean) / std``
+  clipped to ±``NORM_CLIP`` (statistics from the demonstrations, as for flat observations);
 - image keys (uint8 ``[H, W, 3]``): a :class:`ConvHead` — a few strided
   convolutions, then a linear layer to ``features`` (32, as in the Neural
   Circuit Policies paper's lane-keeping model).
@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from liquidcontrol.errors import LiquidControlError
 
-from .base import NORM_CLIP
+from .base import STD_MIN, normalize
 
 IMAGE_FEATURES = 32
 
@@ -66,7 +66,7 @@ class VectorNormalizer(nn.Module):
         self.width = int(width)
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.clamp((x.to(torch.float32) - self.mean) / self.std, -NORM_CLIP, NORM_CLIP)
+        return normalize(x.to(torch.float32), self.mean, self.std)
 
 
 class DictEncoder(nn.Module):
@@ -134,7 +134,7 @@ class DictEncoder(nn.Module):
                     raise LiquidControlError(f"no normalisation statistics for observation key {key!r}.")
                 mean, std = stats[key]
                 enc.mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(enc.width))
-                enc.std.copy_(torch.clamp(torch.as_tensor(std, dtype=torch.float32).reshape(enc.width), min=1e-3))
+                enc.std.copy_(torch.clamp(torch.as_tensor(std, dtype=torch.float32).reshape(enc.width), min=STD_MIN))
 
     def input_spec(self) -> list[dict[str, Any]]:
         return [{"name": f"obs_{s['key']}", "key": s["key"], "dtype": s["dtype"], "shape": list(s["shape"])}

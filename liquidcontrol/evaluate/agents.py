@@ -117,10 +117,7 @@ def check_bundle(bundle_dir: str | Path) -> dict[str, Any]:
 def load_torch_bundle(bundle_dir: str | Path) -> Any:
     """Load a bundle's torch policy, turning any loading failure into a clear error."""
     check_bundle(bundle_dir)
-    try:
-        from liquidcontrol.export import load_policy
-    except ImportError:  # until the export package re-exports it
-        from liquidcontrol.export.bundle import load_policy
+    from liquidcontrol.export import load_policy
 
     try:
         return load_policy(bundle_dir)

@@ -103,12 +103,6 @@ def seconds_to_steps(seconds: float, period: float) -> int:
     return max(1, int(math.floor(seconds / period + 0.5 + 1e-9)))
 
 
-def is_image_space(space: gym.Space) -> bool:
-    """A uint8 H x W x 3 ``Box`` (a camera)."""
-    return (isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
-            and space.shape[-1] == 3)
-
-
 def is_vector_space(space: gym.Space) -> bool:
     """A flat (1-D) ``Box``: a vector of sensor channels."""
     return isinstance(space, gym.spaces.Box) and len(space.shape) == 1
@@ -325,13 +319,6 @@ def select_channels(
     if isinstance(env.observation_space, gym.spaces.Dict):
         return {str(p.key): p.index for p in parts}
     return parts[0].index
-
-
-def clip_to_space(values: np.ndarray, space: gym.spaces.Box, index: np.ndarray) -> np.ndarray:
-    """Clip selected channels to their finite bounds (kept for callers; noise no longer clips)."""
-    low = np.asarray(space.low, dtype=np.float64)[index]
-    high = np.asarray(space.high, dtype=np.float64)[index]
-    return np.clip(values, low, high)
 
 
 def widen_space(space: gym.Space, parts: Sequence[ChannelPart]) -> gym.Space:
