@@ -20,7 +20,7 @@ Schema (``format_version`` 2)::
       "control_period_s": 0.05,
       "model": {"kind": "cfc-ncp", "config": {...}, "neurons": {"inter": 6, ...},
                 "wiring_seed": 22222, "parameter_count": 740,
-                "trainable_parameter_count": 520},
+                "trainable_parameter_count": 626},
       "act_dim": 2, "state_dim": 12,
       "onnx": {"inputs": ["obs", "state", "dt"], "outputs": ["action", "state_out"]},
       "training": {...},     # free-form recipe (algorithm, data, epochs, seed ...)
