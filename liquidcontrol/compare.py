@@ -174,6 +174,7 @@ def aggregate(task: str, runs: dict[str, list[dict[str, Any]]], budget: int) -> 
     """Mean ± std over seeds per kind: clean success, per-severity success and AUC per perturbation."""
     kinds: dict[str, Any] = {}
     expert: dict[str, Any] | None = None
+    seen: set[str] = set()
     for kind, summaries in runs.items():
         clean = [next(v["success"] for n, v in s["clean"].items() if n.endswith("(torch)")) for s in summaries]
         curves: dict[str, dict[str, list[float]]] = {}
@@ -183,6 +184,8 @@ def aggregate(task: str, runs: dict[str, list[dict[str, Any]]], budget: int) -> 
                     expert = expert or agent_curves
                     continue
                 for name, c in agent_curves.items():
+                    if c.get("seen_in_training"):
+                        seen.add(name)
                     slot = curves.setdefault(name, {"auc": [], **{f"s{sev}": [] for sev in c["severity"]}})
                     slot["auc"].append(c["auc"])
                     for sev, val in zip(c["severity"], c["success"]):
@@ -195,7 +198,8 @@ def aggregate(task: str, runs: dict[str, list[dict[str, Any]]], budget: int) -> 
             "onnx_check_passed": all(s["onnx_check"]["passed"] for s in summaries),
             "perturbations": {name: {k: _stats(v) for k, v in c.items()} for name, c in curves.items()},
         }
-    table = {"task": task, "reference_trainable_parameters": budget, "kinds": kinds, "expert": expert}
+    table = {"task": task, "reference_trainable_parameters": budget, "kinds": kinds, "expert": expert,
+             "seen_in_training": sorted(seen)}
     table["csv"] = _csv(kinds)
     table["markdown"] = _markdown(table)
     return table
@@ -214,30 +218,41 @@ def _csv(kinds: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def _pm(st: dict[str, float] | None, pct: bool = True) -> str:
+def _pm(st: dict[str, float] | None, pct: bool = True, digits: int | None = None) -> str:
     if st is None:
         return "–"
     if pct:
-        return f"{st['mean'] * 100:.0f} ± {st['std'] * 100:.0f} %"
-    return f"{st['mean']:.2f} ± {st['std']:.2f}"
+        d = 0 if digits is None else digits
+        return f"{st['mean'] * 100:.{d}f} ± {st['std'] * 100:.{d}f} %"
+    d = 2 if digits is None else digits
+    return f"{st['mean']:.{d}f} ± {st['std']:.{d}f}"
 
 
 def _markdown(table: dict[str, Any]) -> str:
     kinds = table["kinds"]
     names = list(kinds)
-    head = ["", *(f"{k} ({_params(kinds[k])})" for k in names)]
+    expert = table.get("expert") or {}
     lines = [f"# {table['task']}: {', '.join(names)} (mean ± std over training seeds)", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines.append("| clean success, held-out seeds | " + " | ".join(_pm(kinds[k]["clean_success"]) for k in names) + " |")
-    lines.append("| training time (s) | " + " | ".join(_pm(kinds[k]["train_seconds"], pct=False) for k in names) + " |")
+             "| | " + " | ".join(f"{k} ({_params(kinds[k])}, {kinds[k]['clean_success']['n']} seeds)" for k in names)
+             + " |", "|" + "---|" * (len(names) + 1)]
+    lines.append("| clean success, held-out seeds | " + " | ".join(_pm(kinds[k]["clean_success"], digits=1) for k in names) + " |")
+    lines.append("| training time (s, own timer) | " + " | ".join(_pm(kinds[k]["train_seconds"], pct=False, digits=0)
+                                                              for k in names) + " |")
     perts = list(dict.fromkeys(p for k in names for p in kinds[k]["perturbations"]))
+    seen = set(table.get("seen_in_training") or [])
+    head = ["perturbation", "expert (privileged)", *names]
+    lines += ["", "Normalised area under success vs severity (1.0 = no loss), then mean success at each severity:", "",
+              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for p in perts:
-        sevs = sorted({m for k in names for m in kinds[k]["perturbations"].get(p, {}) if m.startswith("s") and m != "s0"},
-                      key=lambda m: int(m[1:]))
-        for m in sevs:
-            lines.append(f"| {p} @ {m[1:]} | " + " | ".join(_pm(kinds[k]["perturbations"].get(p, {}).get(m)) for k in names) + " |")
-        lines.append(f"| {p} AUC | " + " | ".join(_pm(kinds[k]["perturbations"].get(p, {}).get("auc"), pct=False)
-                                                   for k in names) + " |")
+        label = f"{p} ({'seen in training' if p in seen else 'held out'})"
+        e = expert.get(p)
+        cells = [f"{e['auc']:.2f}" if e else "–"]
+        for k in names:
+            c = kinds[k]["perturbations"].get(p, {})
+            sevs = sorted((m for m in c if m.startswith("s") and m != "s0"), key=lambda m: int(m[1:]))
+            per = " / ".join(f"{c[m]['mean'] * 100:.0f}" for m in sevs)
+            cells.append(f"{_pm(c.get('auc'), pct=False)} ({per} %)" if c else "–")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
