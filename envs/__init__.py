@@ -8,6 +8,7 @@ Import as ``liquidcontrol.envs`` (never ``envs``); then
 from __future__ import annotations
 
 import gymnasium
+from liquidcontrol.envs.drone_task import DRONE, DRONE_ID
 from liquidcontrol.envs.parking import ParkingEnv
 from liquidcontrol.envs.parking_expert import ParallelParkingExpert
 from liquidcontrol.envs.parking_task import PARKING, PARKING_ID
@@ -18,6 +19,8 @@ if PARKING_ID not in gymnasium.registry:
     # No max_episode_steps: the env truncates itself after max_episode_seconds,
     # so direct construction and gymnasium.make behave the same.
     gymnasium.register(id=PARKING_ID, entry_point="liquidcontrol.envs.parking:ParkingEnv")
+if DRONE_ID not in gymnasium.registry:
+    gymnasium.register(id=DRONE_ID, entry_point="liquidcontrol.envs.drone:DroneEnv")
 
 
 def make_expert(env_id: str):  # noqa: ANN201 - returns the task's expert type
@@ -30,4 +33,4 @@ def make_expert(env_id: str):  # noqa: ANN201 - returns the task's expert type
     return task.make_expert()
 
 
-__all__ = ["PARKING", "PARKING_ID", "ParallelParkingExpert", "ParkingEnv", "make_expert"]
+__all__ = ["DRONE", "DRONE_ID", "PARKING", "PARKING_ID", "ParallelParkingExpert", "ParkingEnv", "make_expert"]

@@ -70,7 +70,7 @@ def test_dict_card_round_trip_and_accessors() -> None:
 
 
 def test_v1_card_converts_on_read() -> None:
-    v1 = json.loads((PRETRAINED / "parking_cfc_ncp12" / "card.json").read_text())
+    v1 = json.loads((Path(__file__).parent / "data" / "parking_card_v1.json").read_text())
     assert v1["format_version"] == 1
     card = PolicyCard.from_dict(copy.deepcopy(v1))
     assert card.format_version == 2 and card.obs_dim == v1["obs_dim"] == 14
@@ -94,7 +94,7 @@ def _damaged(**changes) -> dict:
 
 
 def _v1(**changes) -> dict:
-    data = json.loads((PRETRAINED / "parking_cfc_ncp12" / "card.json").read_text())
+    data = json.loads((Path(__file__).parent / "data" / "parking_card_v1.json").read_text())
     data.update(changes)
     return data
 
