@@ -1,0 +1,349 @@
+"""Drone-v0 as a Gymnasium env: API, determinism, rewards, the airframe's physics and signs, errors."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from liquidcontrol.envs import drone_constants as dc
+from liquidcontrol.envs.drone import CONTROL_PERIODS, RATE_SCALE, DroneEnv
+from liquidcontrol.envs.drone_task import DRONE_ID
+
+from liquidcontrol.errors import LiquidControlError
+
+HOVER_R = dc.CRAZYFLIE.hover_speed
+HOVER_MOTOR_ACTION = 2.0 * HOVER_R - 1.0
+
+
+def _place(env: DroneEnv, z: float = 0.8, yaw: float = 0.0) -> None:
+    """Put the drone at rest, level, at (0, 0, z) with its motors at hover speed (after a reset)."""
+    d = env.data
+    d.qpos[env._qpos0:env._qpos0 + 7] = (0.0, 0.0, z, math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
+    d.qvel[env._qvel0:env._qvel0 + 6] = 0.0
+    mujoco.mj_forward(env.model, d)
+    env._read_state()
+
+
+def _rollout(env: gym.Env, seed: int, steps: int) -> list[np.ndarray]:
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    out = [obs]
+    for _ in range(steps):
+        obs, _, terminated, truncated, _ = env.step(rng.uniform(-0.3, 0.3, 4).astype(np.float32))
+        out.append(obs)
+        if terminated or truncated:
+            break
+    return out
+
+
+@pytest.mark.parametrize("mode", ["rates", "motors"])
+def test_check_env_passes(mode):
+    check_env(gym.make(DRONE_ID, action_mode=mode, render_mode="rgb_array").unwrapped, skip_render_check=False)
+
+
+def test_layouts_describe_the_spaces():
+    for mode in ("rates", "motors"):
+        env = DroneEnv(action_mode=mode)
+        assert len(env.observation_layout) == env.observation_space.shape[0] == 22
+        assert {e["group"] for e in env.observation_layout} == {"attitude", "gyro", "velocity", "position", "action"}
+        assert all(e["fail_value"] == "hold" and e["scale"] > 0 and e["unit"] for e in env.observation_layout)
+        assert len(env.action_layout) == 4
+        assert env.control_period == CONTROL_PERIODS[mode] == pytest.approx(env.model.opt.timestep * env.frame_skip)
+    rates = DroneEnv()
+    assert [e["name"] for e in rates.action_layout] == ["collective_thrust", "roll_rate", "pitch_rate", "yaw_rate"]
+    assert rates.action_layout[0]["offset"] == pytest.approx(dc.CRAZYFLIE.mass * dc.GRAVITY)
+
+
+def test_model_matches_the_constants():
+    for airframe in dc.AIRFRAMES.values():
+        env = DroneEnv(airframe=airframe.name)
+        m = env.model
+        assert m.opt.timestep == 0.002
+        assert m.body_mass[env._body] == pytest.approx(airframe.mass)
+        np.testing.assert_allclose(m.body_inertia[env._body], airframe.inertia)
+        for i, (site, act) in enumerate(zip(dc.ROTOR_SITES, dc.ROTOR_ACTUATORS)):
+            sid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, site)
+            np.testing.assert_allclose(m.site_pos[sid][:2], airframe.rotor_positions[i])
+            aid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, act)
+            assert m.actuator_trnid[aid, 0] == sid
+            np.testing.assert_allclose(m.actuator_gear[aid],
+                                       [0, 0, 1, 0, 0, dc.YAW_DIRECTIONS[i] * airframe.torque_coefficient])
+
+
+def test_crazyflie_numbers():
+    cf = dc.CRAZYFLIE
+    assert cf.hover_speed == pytest.approx(0.806, abs=1e-3)
+    assert cf.thrust_to_weight == pytest.approx(1.47, abs=0.01)
+    assert cf.thrust(cf.hover_speed) == pytest.approx(cf.mass * dc.GRAVITY / 4)
+
+
+def test_same_seed_same_rollout_and_seeds_differ():
+    for mode in ("rates", "motors"):
+        a = _rollout(DroneEnv(action_mode=mode), seed=7, steps=80)
+        b = _rollout(DroneEnv(action_mode=mode), seed=7, steps=80)
+        c = _rollout(DroneEnv(action_mode=mode), seed=8, steps=80)
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+        assert not np.array_equal(a[0], c[0])
+
+
+def test_reward_terms_sum_to_reward_and_info_is_complete():
+    for mode in ("rates", "motors"):
+        env = DroneEnv(action_mode=mode)
+        env.reset(seed=3)
+        rng = np.random.default_rng(0)
+        for _ in range(200):
+            _, reward, terminated, truncated, info = env.step(rng.uniform(-0.2, 0.2, 4))
+            terms = [v for k, v in info.items() if k.startswith("reward_")]
+            assert len(terms) == 4 and reward == pytest.approx(sum(terms))
+            assert {"is_success", "crash", "tilt", "spin", "out_of_bounds", "unstable", "collision", "position",
+                    "tracking_error_m", "targets_reached", "course_time_s"} <= set(info)
+            assert info["tracking_error_m"] == pytest.approx(math.dist(info["position"], info["target"]))
+            if terminated or truncated:
+                break
+        assert terminated and info["reward_crash"] == -10.0 and not info["is_success"]
+
+
+def test_start_and_course_are_in_the_documented_ranges():
+    env = DroneEnv()
+    for seed in range(20):
+        obs, info = env.reset(seed=seed)
+        x, y, z = info["position"]
+        assert abs(x) <= 0.6 and abs(y) <= 0.6 and 0.2 <= z <= 0.3
+        previous = info["position"]
+        for t in env.targets:
+            assert abs(t[0]) <= 0.7 and abs(t[1]) <= 0.7 and 0.4 <= t[2] <= 1.2
+            assert math.dist(t, previous) >= 0.5
+            previous = t
+        assert env.observation_space.contains(obs)
+        np.testing.assert_allclose(obs[15:18], np.subtract(env.targets[0], info["position"]), atol=1e-6)
+        assert env.true_state().motor_speeds == (HOVER_R,) * 4
+
+
+def test_true_state_frames():
+    env = DroneEnv()
+    env.reset(seed=0)
+    yaw = 0.7
+    _place(env, yaw=yaw)
+    s = env.true_state()
+    assert s.quaternion == pytest.approx((math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)))
+    # Body x (first column) points along the yaw angle in the world.
+    R = np.array(s.rotation).reshape(3, 3)
+    np.testing.assert_allclose(R[:, 0], [math.cos(yaw), math.sin(yaw), 0.0], atol=1e-12)
+    np.testing.assert_allclose(R, env.data.xmat[env._body].reshape(3, 3), atol=1e-12)
+
+
+def test_hover_command_holds_altitude_in_motors_mode():
+    """m g / 4 per rotor (the hover command) holds the height: drift < 1 cm over 2 s."""
+    env = DroneEnv(action_mode="motors")
+    env.reset(seed=0)
+    _place(env)
+    action = np.full(4, HOVER_MOTOR_ACTION, np.float32)
+    for _ in range(round(2.0 / env.control_period)):
+        _, _, terminated, _, info = env.step(action)
+        assert not terminated
+    assert np.linalg.norm(np.subtract(info["position"], (0.0, 0.0, 0.8))) < 0.01
+    # Each rotor's thrust control is m g / 4 (up to the float32 command).
+    np.testing.assert_allclose(env.data.ctrl[:4], dc.CRAZYFLIE.mass * dc.GRAVITY / 4, rtol=1e-6)
+
+
+def _yaw_rate_after_step(rotors: tuple[int, ...], delta: float = 0.1, steps: int = 10) -> float:
+    env = DroneEnv(action_mode="motors")
+    env.reset(seed=0)
+    _place(env)
+    action = np.full(4, HOVER_MOTOR_ACTION, np.float32)
+    action[list(rotors)] += delta
+    for _ in range(steps):
+        env.step(action)
+    return env.true_state().body_rates[2]
+
+
+def test_yaw_torque_signs_match_the_numbering():
+    """Directions -1, +1, -1, +1: speeding up rotors 0 and 2 yaws clockwise (r < 0), 1 and 3 counter-clockwise."""
+    r02, r13 = _yaw_rate_after_step((0, 2)), _yaw_rate_after_step((1, 3))
+    assert r02 < -0.05 and r13 > 0.05
+
+
+def _after_motor_step(rotors: tuple[int, ...], steps: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    env = DroneEnv(action_mode="motors")
+    env.reset(seed=0)
+    _place(env)
+    action = np.full(4, HOVER_MOTOR_ACTION, np.float32)
+    action[list(rotors)] += 0.05
+    for _ in range(steps):
+        env.step(action)
+    s = env.true_state()
+    return np.array(s.body_rates), np.array(s.rotation).reshape(3, 3)
+
+
+def test_motor_steps_roll_and_pitch_as_rep103_says():
+    """Body FLU, rotors 0 (+x,-y) 1 (-x,-y) 2 (-x,+y) 3 (+x,+y). Torque = r x F = (y T, -x T, 0):
+    more thrust on the +y rotors (2, 3) gives +roll (right side down, body z tilts towards -y);
+    on the +x rotors (0, 3) -pitch (nose up, body z tilts towards -x)."""
+    w, R = _after_motor_step((2, 3))
+    assert w[0] > 0.1 and abs(w[1]) < 1e-6 * abs(w[0]) + 1e-9 and R[1, 2] < 0  # body z has a -y component
+    w, R = _after_motor_step((0, 3))
+    assert w[1] < -0.1 and abs(w[0]) < 1e-6 * abs(w[1]) + 1e-9 and R[0, 2] < 0  # body z has a -x component
+    w, _ = _after_motor_step((0,))  # rotor 0 alone at (+x, -y): -roll and -pitch
+    assert w[0] < -0.05 and w[1] < -0.05
+
+
+def test_motor_lag_time_constants_from_a_step_response():
+    """First-order lag on r: 63 % of a step after 0.055 s rising, 0.249 s falling (within 10 %)."""
+    env = DroneEnv(action_mode="motors")
+    dt = env.physics_dt
+    env.frame_skip = 1  # one physics step per env step, to sample the response finely
+    for start, end, expected in ((0.3, 0.9, 0.055), (0.9, 0.3, 0.249)):
+        env.reset(seed=0)
+        _place(env)
+        env._r = [start] * 4
+        t, speeds = 0.0, []
+        while t < 3 * expected:
+            env.step(np.full(4, 2 * end - 1, np.float32))
+            t += dt
+            speeds.append(env.true_state().motor_speeds[0])
+        fraction = (np.array(speeds) - start) / (end - start)
+        crossing = (np.argmax(fraction >= 1 - math.exp(-1)) + 1) * dt
+        assert crossing == pytest.approx(expected, rel=0.1)
+
+
+def test_rates_mode_tracks_a_body_rate_step():
+    env = DroneEnv()
+    for axis, amplitude in ((0, 2.0), (1, -2.0), (2, 1.0)):
+        env.reset(seed=0)
+        _place(env)
+        action = np.zeros(4, np.float32)
+        action[1 + axis] = amplitude / RATE_SCALE[axis]
+        rates = []
+        for _ in range(10):  # 0.2 s
+            env.step(action)
+            rates.append(env.true_state().body_rates)
+        rates_arr = np.array(rates)
+        assert rates_arr[-1, axis] == pytest.approx(amplitude, rel=0.1)  # settled within 10 %
+        assert abs(rates_arr[:, axis]).max() < 1.2 * abs(amplitude)  # overshoot under 20 %
+        others = [k for k in range(3) if k != axis]
+        assert np.abs(rates_arr[:, others]).max() < 0.05 * abs(amplitude)
+        assert abs(rates_arr[2 if axis < 2 else 4, axis]) > 0.5 * abs(amplitude)  # rising within 60 / 100 ms
+
+
+def test_rates_mode_zero_action_hovers():
+    env = DroneEnv()
+    env.reset(seed=0)
+    _place(env)
+    for _ in range(100):
+        _, _, terminated, _, info = env.step(np.zeros(4, np.float32))
+        assert not terminated
+    assert np.linalg.norm(np.subtract(info["position"], (0.0, 0.0, 0.8))) < 0.01
+
+
+def test_falling_out_of_the_sky_is_a_crash():
+    env = DroneEnv(action_mode="motors")
+    env.reset(seed=0)
+    for _ in range(200):
+        _, _, terminated, truncated, info = env.step(-np.ones(4, np.float32))
+        if terminated or truncated:
+            break
+    assert terminated and info["crash"] and info["collision"] and info["reward_crash"] == -10.0
+
+
+def test_tilt_and_arena_end_the_episode():
+    env = DroneEnv()
+    env.reset(seed=0)
+    _place(env)
+    for _ in range(50):
+        _, _, terminated, _, info = env.step(np.array([0.0, 1.0, 0.0, 0.0], np.float32))
+        if terminated:
+            break
+    assert terminated and info["tilt"]
+    env.reset(seed=0)
+    _place(env, z=1.45)
+    for _ in range(50):
+        _, _, terminated, _, info = env.step(np.array([1.0, 0.0, 0.0, 0.0], np.float32))
+        if terminated:
+            break
+    assert terminated and info["out_of_bounds"] and not info["crash"]
+
+
+def test_time_limit_truncates():
+    env = DroneEnv(max_episode_seconds=0.5)
+    env.reset(seed=0)
+    _place(env)
+    steps, terminated, truncated = 0, False, False
+    while not (terminated or truncated) and steps < 100:
+        _, _, terminated, truncated, _ = env.step(np.zeros(4, np.float32))
+        steps += 1
+    assert truncated and not terminated and steps == 25
+
+
+def test_instability_ends_the_episode_with_a_flag():
+    env = DroneEnv()
+    env.reset(seed=0)
+    # Absurd (but finite) speed: the env's own bound catches it before MuJoCo would warn.
+    env.data.qvel[env._qvel0:env._qvel0 + 3] = 2e3
+    obs, reward, terminated, _, info = env.step(np.zeros(4, np.float32))
+    assert terminated and info["unstable"] and np.all(np.isfinite(obs)) and reward == -10.0
+
+
+def test_bad_inputs_raise_one_clear_error():
+    with pytest.raises(LiquidControlError, match="action_mode"):
+        DroneEnv(action_mode="thrust")
+    with pytest.raises(LiquidControlError, match="airframe"):
+        DroneEnv(airframe="f450")
+    with pytest.raises(LiquidControlError, match="camera"):
+        DroneEnv(camera="fpv")
+    with pytest.raises(LiquidControlError, match="render_mode"):
+        DroneEnv(render_mode="human")
+    env = DroneEnv()
+    env.reset(seed=0)
+    with pytest.raises(LiquidControlError, match="NaN"):
+        env.step(np.array([0.0, np.nan, 0.0, 0.0]))
+    with pytest.raises(LiquidControlError, match="shape"):
+        env.step(np.zeros(2))
+    for bad in (dict(mass_scale=0.0), dict(thrust_scale=float("nan")), dict(motor_tau_up_scale=-1.0),
+                dict(torque_scale=True)):
+        with pytest.raises(LiquidControlError, match=next(iter(bad))):
+            env.set_physics(**bad)
+    with pytest.raises(LiquidControlError, match="friction_scale"):
+        env.set_physics(friction_scale=0.5)
+
+
+def test_set_physics_applies_from_next_reset():
+    env = DroneEnv(action_mode="motors")
+    env.reset(seed=0)
+    env.set_physics(mass_scale=1.2, inertia_scale=1.5, torque_scale=0.5, thrust_scale=0.9, motor_tau_up_scale=2.0)
+    assert env.model.body_mass[env._body] == pytest.approx(dc.CRAZYFLIE.mass)
+    env.reset(seed=0)
+    assert env.model.body_mass[env._body] == pytest.approx(1.2 * dc.CRAZYFLIE.mass)
+    np.testing.assert_allclose(env.model.body_inertia[env._body], np.multiply(dc.CRAZYFLIE.inertia, 1.2 * 1.5))
+    assert env.model.actuator_gear[0, 5] == pytest.approx(-0.5 * dc.CRAZYFLIE.torque_coefficient)
+    assert env._thrust(1.0) == pytest.approx(0.9 * dc.CRAZYFLIE.max_thrust)
+    assert env._up == pytest.approx(math.exp(-env.physics_dt / (2 * 0.055)))
+    # The PhysicsScale wrapper (the mass perturbation) drives the same interface.
+    from liquidcontrol.perturb import make_perturbation
+    wrapped = make_perturbation("mass", 1).apply(DroneEnv())
+    wrapped.reset(seed=0)
+    assert wrapped.unwrapped.model.body_mass[wrapped.unwrapped._body] == pytest.approx(1.1 * dc.CRAZYFLIE.mass)
+    env.set_physics()
+    env.reset(seed=0)
+    assert env.model.body_mass[env._body] == pytest.approx(dc.CRAZYFLIE.mass)
+
+
+def test_x250_hovers_and_both_cameras_render():
+    env = DroneEnv(airframe="x250", action_mode="motors")
+    env.reset(seed=0)
+    _place(env)
+    hover = np.full(4, 2 * dc.X250.hover_speed - 1, np.float32)
+    for _ in range(100):
+        _, _, terminated, _, info = env.step(hover)
+    assert not terminated and abs(info["position"][2] - 0.8) < 0.01
+    for camera in dc.CAMERAS:
+        env = gym.make(DRONE_ID, render_mode="rgb_array", camera=camera)
+        env.reset(seed=0)
+        frame = env.render()
+        assert frame.shape == (240, 320, 3) and frame.dtype == np.uint8 and frame.std() > 10
+        env.close()
