@@ -86,11 +86,12 @@ class EpisodeRecord:
 
 
 def path_length(positions: np.ndarray) -> float:
-    """Length of a polyline of positions [T, 2 or 3] in their unit (x, y used)."""
+    """Length of a polyline of positions [T, D] in their unit (every coordinate counts:
+    a task's ``position`` gives x, y for a car and x, y, z for a drone)."""
     pts = np.asarray(positions, dtype=np.float64)
     if pts.shape[0] < 2:
         return 0.0
-    return float(np.linalg.norm(np.diff(pts[:, :2], axis=0), axis=1).sum())
+    return float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
 
 
 def smoothness(actions: np.ndarray) -> float:

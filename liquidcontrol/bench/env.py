@@ -55,6 +55,9 @@ def _median_rate(fn: Callable[[int], None], steps: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
+REWIND_STEPS = 20  # control steps between returns to the live state in the raw-physics timing
+
+
 def _env_rates(task: Any, steps: int, repeats: int) -> dict[str, float]:
     """Steps/s of the task's env, of raw mj_step on its model (from a live state), and
     env steps/s with the expert acting every step (what DAgger does)."""
@@ -86,8 +89,12 @@ def _env_rates(task: Any, steps: int, repeats: int) -> dict[str, float]:
         skip = int(getattr(base, "frame_skip", 1))
 
         def raw_steps(n: int) -> None:
-            for _ in range(n):
+            # Back to the live state every second of control: held controls would otherwise
+            # drive some models (a drone) far from anything the env ever simulates.
+            for i in range(n):
                 mujoco.mj_step(model, data, nstep=skip)
+                if i % REWIND_STEPS == REWIND_STEPS - 1:
+                    mujoco.mj_copyData(data, model, live)
             mujoco.mj_copyData(data, model, live)
 
         rates["raw_mj_steps_per_s"] = _median_rate(raw_steps, steps, repeats)

@@ -33,7 +33,8 @@ def test_wilson_edge_cases():
 
 def test_path_length_and_smoothness_of_scripted_trajectory():
     # A 3-4-5 triangle leg then 1 m back: 5 + 1 = 6 m.
-    assert path_length(np.array([[0, 0, 0.1], [3, 4, 0.2], [3, 5, 0.3]])) == pytest.approx(6.0)
+    assert path_length(np.array([[0, 0], [3, 4], [3, 5]])) == pytest.approx(6.0)
+    assert path_length(np.array([[0, 0, 0], [2, 3, 6], [2, 3, 7]])) == pytest.approx(8.0)  # 3-D (a drone)
     acts = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, -1.0], [0.0, -1.0]])
     # |Δa| per step and dim: (1, 0), (0, 1), (1, 0) -> mean 0.5
     assert smoothness(acts) == pytest.approx(0.5)
