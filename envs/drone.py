@@ -53,6 +53,43 @@ RATE_KI = (20.0, 20.0, 10.0)  # (rad/s^2) / rad
 RATE_I_LIMIT = (0.3, 0.3, 0.5)  # rad: anti-windup bound of each integral
 ESC_TAU = 0.015  # s
 
+#: Plant parameters the ``randomize`` argument can vary, each by a +- fraction drawn per episode.
+RANDOMIZE_KEYS = ("mass", "inertia", "thrust", "torque", "motor_tau")
+#: Second seed word of the randomisation stream: reset(seed=s) draws the factors from
+#: default_rng([s, this]), apart from the course, so a seed flies the same course either way.
+RANDOMIZE_STREAM = 0xD0_5EED
+
+
+def _check_randomize(randomize: object) -> dict[str, float]:
+    """``randomize`` as {key: fraction}; one clear error for unknown keys or bad values."""
+    if randomize is None:
+        return {}
+    choices = ", ".join(RANDOMIZE_KEYS)
+    if not isinstance(randomize, dict):
+        raise LiquidControlError(
+            f"randomize={randomize!r} is invalid; expected None or a dict of +-fractions in [0, 1) "
+            f"with keys from {choices}.")
+    unknown = sorted(str(k) for k in randomize if k not in RANDOMIZE_KEYS)
+    if unknown:
+        raise LiquidControlError(
+            f"randomize key(s) {unknown} are unknown; choose from {choices} (each a +-fraction in [0, 1)).")
+    for key, value in randomize.items():
+        ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and 0.0 <= float(value) < 1.0
+        if not ok:
+            raise LiquidControlError(
+                f"randomize[{key!r}]={value!r} is invalid; expected a +-fraction in [0, 1) for each of {choices}.")
+    return {str(k): float(v) for k, v in randomize.items()}
+
+
+class SteadyWind:
+    """A constant wind (m/s, world frame) as a wind function of time (see :meth:`DroneEnv.set_wind`)."""
+
+    def __init__(self, velocity: tuple[float, float, float]) -> None:
+        self.velocity = velocity
+
+    def __call__(self, t: float) -> tuple[float, float, float]:
+        return self.velocity
+
 
 def _positive(value: object) -> bool:
     """A finite real number > 0 (not a bool)."""
@@ -143,8 +180,10 @@ class DroneEnv(gym.Env):
     MuJoCo ``motor`` actuators (thrust in N along body z plus the yaw
     reaction torque, gear (0 0 1 0 0 +-k)). The thrust curve and the
     first-order motor lag on r are applied by the env and the lag is
-    integrated exactly over each 2 ms physics step. No drag, no ground
-    effect, no contacts.
+    integrated exactly over each 2 ms physics step. No ground effect, no
+    contacts, and no drag unless a wind is set (``set_wind``: then the linear
+    drag F = -c (v - w) of the airframe's ``drag_coefficient``, 0.01 N s/m
+    for the Crazyflie, acts at the centre of mass every physics step).
 
     **Frames** (REP-103): world ENU (x, y horizontal, z up), body FLU (x
     forward, y left, z up); quaternions (w, x, y, z) body -> world as MuJoCo
@@ -231,17 +270,42 @@ class DroneEnv(gym.Env):
     ("rates" or "motors"), ``airframe`` ("crazyflie" or "x250"),
     ``max_episode_seconds`` (15.0), ``render_width`` / ``render_height``
     (320 / 240 px), ``camera`` ("overview": fixed, the whole arena; "chase":
-    follows the drone). ``set_physics(...)`` scales the plant from the next
-    reset (domain randomisation): ``mass_scale`` (mass and inertia, a
-    payload that keeps the centre of mass; the ``mass`` perturbation's
-    interface), ``inertia_scale``, ``thrust_scale`` (the whole thrust
-    curve), ``torque_scale`` (reaction torque coefficient),
-    ``motor_tau_up_scale`` / ``motor_tau_down_scale`` (motor time
-    constants). The flight controller of the "rates" mode and the expert
-    keep the nominal values. ``true_state()`` gives the true state
-    (:class:`DroneState`).
+    follows the drone), ``randomize`` (None, or domain randomisation: a dict
+    of +-fractions in [0, 1) with keys from ``mass``, ``inertia``,
+    ``thrust``, ``torque``, ``motor_tau``, e.g. ``{"mass": 0.2, "thrust":
+    0.1}``: every reset draws each factor uniformly from 1 +- fraction, from
+    the episode seed, on top of ``set_physics``; ``motor_tau`` scales both
+    time constants; ``physics()`` gives the factors of the episode).
 
-    **Version history**: v0 — first release.
+    **Hooks** for perturbations (``liquidcontrol.perturb.drone``):
+
+    - ``set_physics(...)`` scales the plant from the next reset:
+      ``mass_scale`` (mass and inertia, a payload that keeps the centre of
+      mass; the ``mass`` and ``payload`` perturbations' interface),
+      ``inertia_scale``, ``thrust_scale`` (the whole thrust curve),
+      ``torque_scale`` (reaction torque coefficient),
+      ``motor_tau_up_scale`` / ``motor_tau_down_scale`` (motor time
+      constants).
+    - ``set_rotor_scale(index, scale)`` (or ``set_rotor_scales`` for all
+      four): rotor ``index``'s thrust, and with it its reaction torque, x
+      ``scale`` for any motor speed, the other rotors nominal; from the
+      next physics step on (it can weaken a rotor in flight) and kept
+      across resets; ``set_rotor_scale(None)`` restores all four.
+    - ``set_wind(wind)``: None (no wind and no drag), a steady wind (vx,
+      vy, vz) in m/s, world frame, or a function ``wind(t) -> (vx, vy,
+      vz)`` that the env calls once per physics step, just before it, with
+      the simulation time t (s since reset). The drag F = -c (v - w) on the
+      centre of mass (MuJoCo ``xfrc_applied``) uses the drone's velocity v
+      at that moment. From the next physics step on, kept across resets;
+      ``wind_velocity`` and ``drag_force`` give the last step's values.
+
+    The flight controller of the "rates" mode and the expert keep the
+    nominal values and know nothing of wind or weak rotors.
+    ``true_state()`` gives the true state (:class:`DroneState`).
+
+    **Version history**: v0 — first release; wind and drag, rotor scale and
+    domain randomisation added later, off by default (the nominal env is
+    unchanged).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -250,7 +314,8 @@ class DroneEnv(gym.Env):
 
     def __init__(self, render_mode: str | None = None, action_mode: str = "rates",
                  airframe: str = "crazyflie", max_episode_seconds: float = 15.0,
-                 render_width: int = 320, render_height: int = 240, camera: str = "overview") -> None:
+                 render_width: int = 320, render_height: int = 240, camera: str = "overview",
+                 randomize: dict[str, float] | None = None) -> None:
         if render_mode not in (None, "rgb_array"):
             raise LiquidControlError(
                 f"render_mode {render_mode!r} is not supported; expected None or 'rgb_array'.")
@@ -263,6 +328,7 @@ class DroneEnv(gym.Env):
             raise LiquidControlError(f"camera {camera!r} is unknown; expected 'overview' or 'chase'.")
         if not _positive(max_episode_seconds):
             raise LiquidControlError(f"max_episode_seconds={max_episode_seconds!r} is invalid; expected a number > 0.")
+        self._randomize = _check_randomize(randomize)
         self.render_mode, self.camera = render_mode, camera
         self.render_size = (int(render_height), int(render_width))
         self.action_mode = action_mode
@@ -276,6 +342,14 @@ class DroneEnv(gym.Env):
         self.dwell_steps = round(DWELL_SECONDS / self.control_period)
         self._cache_ids()
         self._scales = {name: 1.0 for name in self._physics_names()}
+        self._factors = dict.fromkeys(RANDOMIZE_KEYS, 1.0)
+        self._randomize_rng = np.random.default_rng()
+        self._rotor_scales: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)
+        #: linear drag of the airframe against the air, N s/m (applied only with a wind)
+        self.drag_coefficient = self.airframe.drag_coefficient
+        self._wind: Any = None
+        self.wind_velocity: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.drag_force: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self._applied: dict[str, float] = {}
         self._setup_nominal()
         self._apply_physics()
@@ -379,11 +453,88 @@ class DroneEnv(gym.Env):
         self._scales = {k: float(v) for k, v in values.items()}
 
     def physics(self) -> dict[str, float]:
-        """The plant's current scale factors (as last applied at reset)."""
+        """The plant's scale factors of this episode (``set_physics`` times the randomisation, as applied at reset)."""
         return dict(self._applied)
 
+    @property
+    def randomized_factors(self) -> dict[str, float]:
+        """This episode's randomisation factors by ``randomize`` key (all 1 without randomisation)."""
+        return dict(self._factors)
+
+    def set_rotor_scale(self, index: int | None, scale: float = 1.0) -> None:
+        """Rotor ``index``'s thrust and reaction torque x ``scale``, the others nominal (None: all nominal).
+
+        Takes effect from the next physics step and is kept across resets.
+        """
+        if index is None:
+            self.set_rotor_scales((1.0, 1.0, 1.0, 1.0))
+            return
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= int(index) < 4:
+            raise LiquidControlError(f"rotor index {index!r} is invalid; expected 0, 1, 2 or 3 (or None for all nominal).")
+        scales = [1.0, 1.0, 1.0, 1.0]
+        scales[int(index)] = scale
+        self.set_rotor_scales(scales)
+
+    def set_rotor_scales(self, scales: Any) -> None:
+        """Each rotor's thrust and reaction torque x its factor (four finite numbers >= 0), from the next physics step."""
+        values = list(scales) if isinstance(scales, (list, tuple, np.ndarray)) else []
+        ok = len(values) == 4 and all(
+            not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v) and float(v) >= 0.0
+            for v in values)
+        if not ok:
+            raise LiquidControlError(f"rotor scales {scales!r} are invalid; expected four finite numbers >= 0.")
+        self._rotor_scales = tuple(float(v) for v in values)
+        self._update_rotor_curves()
+
+    @property
+    def rotor_scales(self) -> tuple[float, ...]:
+        """The four rotors' thrust factors (1 = nominal)."""
+        return self._rotor_scales
+
+    def set_wind(self, wind: Any) -> None:
+        """Wind from the next physics step on: None, a steady (vx, vy, vz) m/s, or a function of time (see the class docstring)."""
+        if wind is None:
+            self._wind = None
+            self.data.xfrc_applied[self._body, :3] = 0.0
+            self.wind_velocity = self.drag_force = (0.0, 0.0, 0.0)
+            return
+        if callable(wind):
+            self._wind = wind
+            return
+        values = list(wind) if isinstance(wind, (list, tuple, np.ndarray)) else []
+        ok = len(values) == 3 and all(
+            not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v) for v in values)
+        if not ok:
+            raise LiquidControlError(
+                f"wind {wind!r} is invalid; expected None, (vx, vy, vz) in m/s or a function t -> (vx, vy, vz).")
+        self._wind = SteadyWind((float(values[0]), float(values[1]), float(values[2])))
+
+    @property
+    def wind_function(self) -> Any:
+        """The wind set by :meth:`set_wind`, as a function of time (None: no wind, no drag)."""
+        return self._wind
+
+    def _update_rotor_curves(self) -> None:
+        c0, c1, c2 = self._curve
+        self._rotor_curves = tuple((c0 * g, c1 * g, c2 * g) for g in self._rotor_scales)
+
+    def _draw_factors(self, seed: int | None) -> None:
+        """This episode's randomisation factors (see ``randomize``)."""
+        if seed is not None:
+            self._randomize_rng = np.random.default_rng([int(seed), RANDOMIZE_STREAM])
+        if self._randomize:
+            u = self._randomize_rng.uniform(-1.0, 1.0, len(RANDOMIZE_KEYS)).tolist()
+            self._factors = {k: 1.0 + self._randomize.get(k, 0.0) * v for k, v in zip(RANDOMIZE_KEYS, u)}
+
     def _apply_physics(self) -> None:
-        s, m, af = self._scales, self.model, self.airframe
+        f, m, af = self._factors, self.model, self.airframe
+        s = dict(self._scales)
+        s["mass_scale"] *= f["mass"]
+        s["inertia_scale"] *= f["inertia"]
+        s["thrust_scale"] *= f["thrust"]
+        s["torque_scale"] *= f["torque"]
+        s["motor_tau_up_scale"] *= f["motor_tau"]
+        s["motor_tau_down_scale"] *= f["motor_tau"]
         if s != self._applied:
             m.body_mass[self._body] = self._base_mass * s["mass_scale"]
             m.body_inertia[self._body] = self._base_inertia * (s["mass_scale"] * s["inertia_scale"])
@@ -391,7 +542,9 @@ class DroneEnv(gym.Env):
             mujoco.mj_setConst(m, self.data)
             self._applied = dict(s)
         ts = s["thrust_scale"]
-        self._curve = tuple(c * ts for c in af.thrust_curve)
+        c0, c1, c2 = (c * ts for c in af.thrust_curve)
+        self._curve = (c0, c1, c2)
+        self._update_rotor_curves()
         dt = self.physics_dt
         self._up = math.exp(-dt / (af.motor_tau_up * s["motor_tau_up_scale"]))
         self._down = math.exp(-dt / (af.motor_tau_down * s["motor_tau_down_scale"]))
@@ -436,6 +589,7 @@ class DroneEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         rng = self.np_random
+        self._draw_factors(seed)
         self._apply_physics()
         x, y = rng.uniform(*START_XY_RANGE, size=2).tolist()
         z, yaw = float(rng.uniform(*START_Z_RANGE)), float(rng.uniform(*START_YAW_RANGE))
@@ -446,8 +600,8 @@ class DroneEnv(gym.Env):
         for site, target in zip(self._target_sites, self.targets):
             m.site_pos[site] = target
         self._r = [self._hover_r] * 4
-        thrust = self._thrust(self._hover_r)
-        d.ctrl[:4] = (thrust, thrust, thrust, thrust)
+        hover = self._hover_r
+        d.ctrl[:4] = [k0 + (k1 + k2 * hover) * hover for k0, k1, k2 in self._rotor_curves]
         mujoco.mj_forward(m, d)
         self._reset_counters()
         self._read_state()
@@ -538,12 +692,14 @@ class DroneEnv(gym.Env):
         """Hold the four motor speed set-points for one control period."""
         m, d, ctrl = self.model, self.data, self.data.ctrl
         up, down = self._up, self._down
-        c0, c1, c2 = self._curve
+        curves, wind = self._rotor_curves, self._wind
         cmd = [0.5 * (v + 1.0) for v in a]
         r = self._r
         for _ in range(self.frame_skip):
             r = [c + (s - c) * (up if c > s else down) for c, s in zip(cmd, r)]
-            ctrl[:4] = [c0 + (c1 + c2 * s) * s for s in r]
+            ctrl[:4] = [k0 + (k1 + k2 * s) * s for (k0, k1, k2), s in zip(curves, r)]
+            if wind is not None:
+                self._apply_drag(wind)
             mujoco.mj_step(m, d)
         self._r = r
 
@@ -561,7 +717,7 @@ class DroneEnv(gym.Env):
         ix, iy, iz = self._integral
         nc0, nc1, nc2 = self.airframe.thrust_curve
         n1sq, n4c2, inv2c2 = nc1 * nc1, 4.0 * nc2, 0.5 / nc2
-        c0, c1, c2 = self._curve
+        curves, wind = self._rotor_curves, self._wind
         nom_up, nom_down, esc = self._nom_up, self._nom_down, self._esc_decay
         inv_up, inv_down = 1.0 / (1.0 - nom_up), 1.0 / (1.0 - nom_down)
         up, down = self._up, self._down
@@ -593,10 +749,21 @@ class DroneEnv(gym.Env):
                     cmd = 0.0 if cmd < 0.0 else cmd
                 new_r.append(cmd + (s - cmd) * (up if cmd > s else down))
             r = new_r
-            ctrl[:4] = [c0 + (c1 + c2 * v) * v for v in r]
+            ctrl[:4] = [k0 + (k1 + k2 * v) * v for (k0, k1, k2), v in zip(curves, r)]
+            if wind is not None:
+                self._apply_drag(wind)
             mujoco.mj_step(m, d)
         self._r = r
         self._integral = [ix, iy, iz]
+
+    def _apply_drag(self, wind: Any) -> None:
+        """Drag F = -c (v - w) on the centre of mass for the coming physics step (world frame)."""
+        d, j, c = self.data, self._qvel0, self.drag_coefficient
+        wx, wy, wz = wind(d.time)
+        vx, vy, vz = d.qvel[j:j + 3].tolist()
+        force = (c * (wx - vx), c * (wy - vy), c * (wz - vz))
+        d.xfrc_applied[self._body, :3] = force
+        self.wind_velocity, self.drag_force = (wx, wy, wz), force
 
     def _distance(self) -> float:
         return math.dist(self._p, self.targets[self._index])

@@ -11,7 +11,10 @@ action in either action mode:
    one is approached to a stop.
 2. **Velocity -> acceleration**: ``velocity_gain`` x the velocity error,
    plus an integral of the vertical velocity error (``vertical_integral``;
-   it absorbs a heavier or weaker drone than the nominal one). Plus gravity,
+   it absorbs a heavier or weaker drone than the nominal one) and, when
+   ``horizontal_integral`` > 0 (default 0: off), of the horizontal ones
+   (it absorbs a steady wind or a weak rotor's torque, which otherwise
+   leave a steady offset from a hover target). Plus gravity,
    that is the thrust vector: its tilt is limited to ``max_tilt`` (35 deg)
    and its size to 95 % of the nominal maximum thrust, vertical first.
 3. **Attitude** (geometric, Lee et al. 2010): the desired body z is the
@@ -31,7 +34,8 @@ action in either action mode:
    nominal lag (rising or falling time constant), ends where a first-order
    motor of ``motor_tau`` would be.
 
-The only state is the vertical integral; ``reset()`` clears it.
+The only state is the vertical integral (and the horizontal ones, which stay
+zero while ``horizontal_integral`` is 0); ``reset()`` clears it.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ class DroneExpert:
         velocity_gain: acceleration per m/s of velocity error, 1/s.
         vertical_integral: acceleration per metre of integrated vertical
             velocity error, 1/s^2 (bounded to +-3 m/s^2).
+        horizontal_integral: the same for each horizontal axis (0 = off, the
+            default; 1.0 lets the expert hold a hover target in a 3 m/s
+            wind, see ``liquidcontrol.perturb.drone``).
         max_tilt: largest tilt of the thrust vector, rad.
         attitude_gain: body-rate set-point per radian of attitude error
             (roll, pitch, yaw), 1/s.
@@ -68,18 +75,21 @@ class DroneExpert:
                  velocity_gain: float = 3.5, vertical_integral: float = 2.0,
                  max_tilt: float = math.radians(35.0), attitude_gain: tuple[float, float, float] = (9.0, 9.0, 3.0),
                  rate_gain: tuple[float, float, float] = (22.0, 22.0, 10.0), motor_tau: float = 0.03,
-                 yaw: float = 0.0, max_yaw_step: float = 0.6) -> None:
+                 yaw: float = 0.0, max_yaw_step: float = 0.6, horizontal_integral: float = 0.0) -> None:
         self.max_speed, self.pass_speed, self.position_gain = max_speed, pass_speed, position_gain
         self.velocity_gain, self.vertical_integral = velocity_gain, vertical_integral
         self.tan_tilt = math.tan(max_tilt)
         self.attitude_gain, self.rate_gain, self.motor_tau = attitude_gain, rate_gain, motor_tau
         self.yaw, self.max_yaw_step = yaw, max_yaw_step
+        self.horizontal_integral = horizontal_integral
         self._integral = 0.0
+        self._integral_xy = (0.0, 0.0)
         self._mixers: dict[str, Mixer] = {}
 
     def reset(self) -> None:
-        """Forget the vertical integral (a new episode)."""
+        """Forget the integrals (a new episode)."""
         self._integral = 0.0
+        self._integral_xy = (0.0, 0.0)
 
     def act(self, env) -> np.ndarray:
         """Action in [-1, 1]^4 for the env's current true state, in the env's action mode."""
@@ -112,6 +122,14 @@ class DroneExpert:
         kv = self.velocity_gain
         g = dc.GRAVITY
         fx, fy = kv * dvx, kv * dvy
+        ki = self.horizontal_integral
+        if ki > 0.0:
+            h_limit = 3.0 / ki
+            ix, iy = self._integral_xy
+            ix = min(max(ix + dvx * dt, -h_limit), h_limit)
+            iy = min(max(iy + dvy * dt, -h_limit), h_limit)
+            self._integral_xy = (ix, iy)
+            fx, fy = fx + ki * ix, fy + ki * iy
         fz = kv * dvz + self.vertical_integral * self._integral + g
         a_max = 0.95 * 4.0 * af.max_thrust / af.mass
         fz = min(max(fz, 0.3 * g), a_max)

@@ -9,14 +9,19 @@ thrust and body rates at 50 Hz). The sweep holds the perturbations of
   layout's scales;
 - action noise and delay act on the four commands; a delayed command
   starts as the neutral 0, which in the "rates" mode is hover thrust and
-  zero rates.
+  zero rates;
+- the multirotor set of ``liquidcontrol.perturb.drone``: ``wind`` (0.5 ...
+  3 m/s with gusts, drag at physics rate), ``rotor_loss`` (one rotor at
+  x0.9 ... x0.5 thrust), ``payload`` (+5 ... +25 % of the airframe mass)
+  and ``imu_noise`` (gyro noise and bias). All four are held out of
+  training.
 
 Left out: ``friction`` (a drone in free flight touches nothing; the env
 refuses any friction scale but 1), ``steer_servo`` and ``rain`` (car
 specific), and ``mass``: the env supports it (``set_physics(mass_scale=)``
 scales mass and inertia), but its severities x1.5 ... x2.0 exceed the
 Crazyflie's thrust-to-weight of 1.47 (it cannot hover) and the catalog
-describes its levels in car terms.
+describes its levels in car terms; ``payload`` is the drone's version.
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ DRONE = register_task(Task(
     # Smooth noise on the executed thrust and rate commands shows recoveries;
     # yaw matters least, thrust is kept small so the climbs stay clean.
     recipe={"demo_noise": [0.05, 0.1, 0.1, 0.05]},
-    sweep=("obs_noise", "obs_bias_drift", "sensor_dropout", "obs_delay", "action_noise", "action_delay"),
+    sweep=("obs_noise", "obs_bias_drift", "sensor_dropout", "obs_delay", "action_noise", "action_delay",
+           "wind", "rotor_loss", "payload", "imu_noise"),
     trainable_perturbations=("obs_noise", "action_noise"),
     seen_in_training=("action_noise",),
     metrics=(

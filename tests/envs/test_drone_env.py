@@ -347,3 +347,121 @@ def test_x250_hovers_and_both_cameras_render():
         frame = env.render()
         assert frame.shape == (240, 320, 3) and frame.dtype == np.uint8 and frame.std() > 10
         env.close()
+
+
+# ---------------------------------------------------------------- hooks: wind, rotor scale, randomisation
+def test_no_wind_no_drag_and_a_steady_wind_drags_at_physics_rate():
+    env = DroneEnv(action_mode="motors")
+    env.reset(seed=0)
+    _place(env)
+    hover = np.full(4, HOVER_MOTOR_ACTION, np.float32)
+    env.step(hover)
+    assert env.wind_function is None and not env.data.xfrc_applied.any()
+    assert env.true_state().velocity[:2] == (0.0, 0.0)
+    wind = np.array([2.0, -1.0, 0.0])
+    env.set_wind(tuple(wind))
+    c, m, dt = dc.CRAZYFLIE.drag_coefficient, dc.CRAZYFLIE.mass, env.physics_dt
+    v = v_last = np.zeros(3)
+    for _ in range(3):
+        env.step(hover)
+        for _ in range(env.frame_skip):  # F = c (w - v) at every physics step, Euler integration
+            v_last, v = v, v + dt * c * (wind - v) / m
+    np.testing.assert_allclose(env.true_state().velocity[:2], v[:2], rtol=1e-9)
+    assert env.wind_velocity == (2.0, -1.0, 0.0)
+    np.testing.assert_allclose(env.drag_force[:2], c * (wind - v_last)[:2], rtol=1e-9)
+    env.reset(seed=1)  # the wind is kept across resets ...
+    assert env.wind_function is not None and env.wind_function(0.0) == (2.0, -1.0, 0.0)
+    env.set_wind(None)  # ... until removed
+    assert env.wind_function is None and not env.data.xfrc_applied.any()
+    for bad in ((1.0, 2.0), (0.0, float("nan"), 0.0), "east", (True, 0.0, 0.0)):
+        with pytest.raises(LiquidControlError, match="wind .* is invalid"):
+            env.set_wind(bad)
+
+
+def test_wind_function_is_called_once_per_physics_step_with_the_simulation_time():
+    env = DroneEnv()
+    env.reset(seed=0)
+    calls: list[float] = []
+    env.set_wind(lambda t: calls.append(t) or (0.0, 0.0, 0.0))
+    for _ in range(3):
+        env.step(np.zeros(4, np.float32))
+    np.testing.assert_allclose(calls, np.arange(30) * env.physics_dt, atol=1e-12)
+
+
+def test_rotor_scale_hook_scales_one_rotor_and_its_reaction_torque():
+    env = DroneEnv(action_mode="motors")
+    env.reset(seed=0)
+    env.set_rotor_scale(2, 0.7)
+    assert env.rotor_scales == (1.0, 1.0, 0.7, 1.0)
+    _place(env)
+    env.step(np.full(4, HOVER_MOTOR_ACTION, np.float32))
+    hover = dc.CRAZYFLIE.hover_thrust
+    np.testing.assert_allclose(env.data.actuator_force[:4], np.array([1, 1, 0.7, 1]) * hover, rtol=1e-6)
+    # The motor actuator's gear turns the same force into the reaction torque: rotor 2 (direction -1) lost
+    # 30 % of its share, so the net yaw torque is +0.3 k T.
+    yaw = env.data.qfrc_actuator[env._qvel0 + 5]
+    assert yaw == pytest.approx(0.3 * dc.CRAZYFLIE.torque_coefficient * hover, rel=1e-5)
+    env.reset(seed=1)
+    assert env.rotor_scales == (1.0, 1.0, 0.7, 1.0)  # kept across resets
+    env.set_rotor_scale(None)
+    assert env.rotor_scales == (1.0,) * 4
+    for bad in (4, -1, 1.5, True):
+        with pytest.raises(LiquidControlError, match="rotor index"):
+            env.set_rotor_scale(bad, 0.5)
+    for scales in ((1, 1, 1), (1, 1, 1, -0.1), (1, 1, 1, float("inf"))):
+        with pytest.raises(LiquidControlError, match="rotor scales"):
+            env.set_rotor_scales(scales)
+
+
+RANDOM = {"mass": 0.2, "thrust": 0.1, "motor_tau": 0.3, "inertia": 0.2}
+
+
+def test_randomize_draws_factors_per_episode_seed_within_the_ranges():
+    env = DroneEnv(randomize=RANDOM)
+    draws = []
+    for seed in range(40):
+        env.reset(seed=seed)
+        f = env.randomized_factors
+        draws.append([f[k] for k in ("mass", "inertia", "thrust", "torque", "motor_tau")])
+        p = env.physics()
+        assert p["mass_scale"] == f["mass"] and p["inertia_scale"] == f["inertia"]
+        assert p["thrust_scale"] == f["thrust"] and p["motor_tau_up_scale"] == p["motor_tau_down_scale"] == f["motor_tau"]
+        assert env.model.body_mass[env._body] == pytest.approx(f["mass"] * dc.CRAZYFLIE.mass)
+        np.testing.assert_allclose(env.model.body_inertia[env._body],
+                                   np.multiply(dc.CRAZYFLIE.inertia, f["mass"] * f["inertia"]))
+        assert env._thrust(1.0) == pytest.approx(f["thrust"] * dc.CRAZYFLIE.max_thrust)
+        assert env._up == pytest.approx(math.exp(-env.physics_dt / (f["motor_tau"] * dc.CRAZYFLIE.motor_tau_up)))
+    d = np.array(draws)
+    for col, key in enumerate(("mass", "inertia", "thrust", "torque", "motor_tau")):
+        half = RANDOM.get(key, 0.0)
+        assert np.all(np.abs(d[:, col] - 1.0) <= half)
+        if half:  # spread over the range, both sides
+            assert d[:, col].max() > 1 + 0.7 * half and d[:, col].min() < 1 - 0.7 * half
+        else:
+            assert np.all(d[:, col] == 1.0)
+    # The same seed gives the same plant (and another env the same), and the course does not depend on it.
+    other, plain = DroneEnv(randomize=RANDOM), DroneEnv()
+    for seed in (3, 17):
+        env.reset(seed=seed)
+        other.reset(seed=seed)
+        plain.reset(seed=seed)
+        assert env.physics() == other.physics() and env.targets == plain.targets
+        np.testing.assert_array_equal(env.reset(seed=seed)[0], plain.reset(seed=seed)[0])
+    assert plain.physics()["mass_scale"] == 1.0
+
+
+def test_randomize_multiplies_set_physics_and_rejects_bad_arguments():
+    env = DroneEnv(randomize={"mass": 0.1})
+    env.set_physics(mass_scale=1.2)
+    env.reset(seed=4)
+    f = env.randomized_factors["mass"]
+    assert f != 1.0 and env.physics()["mass_scale"] == pytest.approx(1.2 * f)
+    gym.make(DRONE_ID, randomize={"thrust": 0.05}).reset(seed=0)  # through gym.make
+    with pytest.raises(LiquidControlError, match=r"randomize key\(s\) \['drag'\] are unknown; choose from mass, "
+                                                 r"inertia, thrust, torque, motor_tau"):
+        DroneEnv(randomize={"drag": 0.1})
+    for bad in ({"mass": 1.0}, {"mass": -0.1}, {"mass": "0.1"}, {"mass": True}, {"mass": float("nan")}):
+        with pytest.raises(LiquidControlError, match=r"randomize\['mass'\]=.* is invalid; expected a \+-fraction"):
+            DroneEnv(randomize=bad)
+    with pytest.raises(LiquidControlError, match="randomize=.* is invalid"):
+        DroneEnv(randomize=[("mass", 0.1)])
