@@ -26,6 +26,7 @@ describes its levels in car terms; ``payload`` is the drone's version.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
@@ -82,4 +83,22 @@ DRONE = register_task(Task(
     position=_position,
     render_camera="chase",
     time_label="time to finish the course",
+))
+
+# Variants of the same env: one registration each, nothing else changes.
+# ``drone_motors``: the policy commands the four motors itself at 100 Hz (it has to do the
+# attitude and rate control); behaviour cloning alone does not fly there, DAgger does.
+DRONE_MOTORS = register_task(dataclasses.replace(
+    DRONE, name="drone_motors", title="Quadrotor course, motor commands",
+    env_kwargs={"action_mode": "motors"},
+    recipe={"demo_noise": [0.05, 0.05, 0.05, 0.05], "bc_epochs": 30, "iterations": 6,
+            "episodes_per_iteration": 32, "epochs_per_iteration": 10, "validation_episodes": 100,
+            "rollout_steps": 1500},
+))
+# ``drone_randomized``: every episode draws its airframe (mass +-20 %, thrust +-10 %, motor time
+# constants +-30 %, inertia +-20 %); the expert keeps flying on nominal parameters, as a real
+# controller would, and the policy is trained and evaluated on randomised airframes.
+DRONE_RANDOMIZED = register_task(dataclasses.replace(
+    DRONE, name="drone_randomized", title="Quadrotor course, randomised airframes",
+    env_kwargs={"randomize": {"mass": 0.2, "thrust": 0.1, "motor_tau": 0.3, "inertia": 0.2}},
 ))

@@ -170,7 +170,8 @@ def _export(bundle: Path, policy: Any, record: dict[str, Any], training: dict[st
     fields = {
         **env_card_fields(task.env_id, task.env_kwargs),
         "task": task.name,
-        "training": {"recipe": training["recipe"], "best_iteration": record.get("iteration"),
+        "training": {"recipe": training["recipe"], "env_kwargs": dict(task.env_kwargs),
+                     "best_iteration": record.get("iteration"),
                      "best_validation_success": training["best_success"],
                      "train_seconds": round(training["train_seconds"], 1)},
     }
