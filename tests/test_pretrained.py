@@ -118,3 +118,27 @@ def test_update_bundle_card_turns_a_shipped_bundle_into_v2(tmp_path):
     after = [PolicyRunner(folder, backend=b).step(obs) for b in ("numpy", "onnxruntime")]
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name, task_name", [("drone_cfc_ncp30_rates", "drone"),
+                                             ("drone_cfc_ncp30_randomized", "drone_randomized")])
+def test_drone_bundles_fly_held_out_courses_with_both_backends(name, task_name):
+    from liquidcontrol.tasks import get_task
+
+    card = load_card(pretrained(name))
+    task = get_task(card.task)
+    assert task.name == task_name and card.model_kind == "cfc-ncp" and card.neurons["total"] == 30
+    assert card.evaluation["onnx_check"]["passed"]
+    for backend in ("numpy", "onnxruntime"):
+        runner = PolicyRunner(pretrained(name), backend=backend)
+        env = gym.make(task.env_id, **task.env_kwargs)
+        successes = 0
+        for seed in range(10):  # held-out evaluation seeds
+            obs, _ = env.reset(seed=seed)
+            runner.reset()
+            done = False
+            while not done:
+                obs, _, terminated, truncated, info = env.step(runner.step(obs))
+                done = terminated or truncated
+            successes += bool(info["is_success"])
+        assert successes >= 8, (backend, successes)
