@@ -42,6 +42,7 @@ class CompareConfig:
     eval_episodes: int = option(500, "held-out episodes for each clean evaluation")
     sweep_episodes: int = option(50, "episodes per perturbed condition")
     severities: list[int] = option([1, 3, 5], "severities of the sweep")
+    perturbations: list[str] = option([], "perturbations of the sweep; empty = the task's sweep")
     train_perturbations: list[str] = option([], "perturbations every run trains with ('name:severity')")
     resume: bool = option(True, "reuse finished runs in OUT (a run with report/summary.json is not repeated)")
     progress: bool = option(True, "show progress")
@@ -112,7 +113,8 @@ def _main_config(cfg: CompareConfig, task: Any, out: Path, kind: str, seed: int,
     return MainConfig(
         task=task.name, out=str(out / f"{kind}-seed{seed}"), kind=kind, param_budget=0 if is_liquid(kind) else budget,
         seed=seed, budget=cfg.budget, eval_episodes=cfg.eval_episodes, sweep_episodes=cfg.sweep_episodes,
-        severities=list(cfg.severities), train_perturbations=list(cfg.train_perturbations), expert=first,
+        severities=list(cfg.severities), perturbations=list(cfg.perturbations),
+        train_perturbations=list(cfg.train_perturbations), expert=first,
         progress=cfg.progress)
 
 
@@ -143,7 +145,7 @@ def _check_reuse(summary: dict[str, Any], main_cfg: Any, path: Path) -> None:
                 "eval_episodes": _episodes(summary)}
         have = {k: v for k, v in have.items() if v is not None}
     keys = ("task", "kind", "seed", "budget", "eval_episodes", "sweep_episodes", "severities",
-            "train_perturbations", "param_budget")
+            "perturbations", "train_perturbations", "param_budget")
     diff = {k: (have[k], want[k]) for k in keys if k in have and have[k] != want[k]}
     if diff:
         raise LiquidControlError(f"{path} was run with different settings {diff} (saved, now); "
