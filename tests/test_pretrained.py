@@ -121,6 +121,7 @@ def test_update_bundle_card_turns_a_shipped_bundle_into_v2(tmp_path):
 
 
 @pytest.mark.parametrize("name, task_name", [("drone_cfc_ncp30_rates", "drone"),
+                                             ("drone_cfc_ncp30_motors", "drone_motors"),
                                              ("drone_cfc_ncp30_randomized", "drone_randomized")])
 def test_drone_bundles_fly_held_out_courses_with_both_backends(name, task_name):
     from liquidcontrol.tasks import get_task
