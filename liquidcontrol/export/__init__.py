@@ -1,6 +1,6 @@
 """ONNX export and policy bundles (training side: needs torch, onnx, safetensors).
 
-- :func:`export_onnx` — the single-step graph of DESIGN.md with the card embedded.
+- :func:`export_onnx` — the single-step ONNX graph (inputs obs/obs_<key>, state, dt) with the card embedded.
 - :func:`save_bundle` / :func:`load_policy` — write / rebuild a policy bundle.
 - :func:`card_from_policy` — a validated :class:`~liquidcontrol.runtime.card.PolicyCard`.
 """

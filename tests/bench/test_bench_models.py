@@ -20,7 +20,7 @@ def test_quick_run_prints_table_and_json(tmp_path, capsys) -> None:
     data = json.loads(out.read_text())
     assert [(c["units"], c["outputs"], c["inputs"]) for c in data["cases"]] == models.CASES
     for case in data["cases"]:
-        # Same wiring as ncps: identical parameter counts (REFERENCES.md: 2504, 592, 3432).
+        # Same wiring as ncps: identical parameter counts (ncps 1.0.1 gives 2504, 592, 3432).
         assert case["params_ours"] == case["params_ncps"]
         assert set(case["latency_us"]) == set(models.LATENCY_PATHS)
         assert all(v["median"] > 0 and v["p10"] > 0 for v in case["latency_us"].values())

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import liquidcontrol.policies.registry as registry
 import numpy as np
 import pytest
 
+import liquidcontrol.export as export
 from liquidcontrol.evaluate import RuntimeAgent, TorchPolicyAgent
 from liquidcontrol.evaluate.agents import load_torch_bundle
-
-registry = pytest.importorskip("liquidcontrol.policies.registry")
-export = pytest.importorskip("liquidcontrol.export")
 
 
 @pytest.fixture(scope="module")

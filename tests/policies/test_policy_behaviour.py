@@ -135,7 +135,7 @@ def test_budget_constructors_land_within_10_percent(cls, budget: int) -> None:
 
 
 def test_reference_parameter_counts() -> None:
-    """REFERENCES.md: ncps CfC on AutoNCP(12,2)/8 inputs = 592, AutoNCP(30,4)/16 = 3,432."""
+    """ncps 1.0.1: CfC on AutoNCP(12,2)/8 inputs = 592, AutoNCP(30,4)/16 = 3,432."""
     for units, out, inputs, expected in [(12, 2, 8, 592), (30, 4, 16, 3432)]:
         model = CfC(inputs, wirings.AutoNCP(units, out))
         assert sum(p.numel() for p in model.parameters()) == expected
