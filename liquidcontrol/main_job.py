@@ -129,7 +129,7 @@ def main_job(cfg: MainConfig) -> dict[str, Any]:
     t = time.perf_counter()
     summary = _summarise(cfg, task, training, clean, check, bundle)
     _write_reports(out / "report", task, policy, clean, sweep, summary)
-    from liquidcontrol.export.bundle import update_bundle_card
+    from liquidcontrol.export import update_bundle_card
 
     update_bundle_card(bundle, evaluation={"clean": summary["clean"], "onnx_check": check})
     clock.stage("report", t)
