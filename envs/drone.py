@@ -108,6 +108,9 @@ class DroneState(NamedTuple):
     velocity: tuple[float, float, float]  # m/s, world frame
     body_rates: tuple[float, float, float]  # rad/s, body frame (roll p, pitch q, yaw r)
     motor_speeds: tuple[float, float, float, float]  # relative motor speeds r in [0, 1], rotors 0-3
+    #: m/s^2, body frame: the IMU accelerometer's specific force a - g (gravity g = (0, 0, -9.81) in the
+    #: world), (0, 0, +9.81) at hover, ~0 in free fall; noise-free, includes thrust and drag
+    specific_force: tuple[float, float, float]
 
 
 def rotation_from_quaternion(w: float, x: float, y: float, z: float) -> tuple[float, ...]:
@@ -184,6 +187,18 @@ class DroneEnv(gym.Env):
     contacts, and no drag unless a wind is set (``set_wind``: then the linear
     drag F = -c (v - w) of the airframe's ``drag_coefficient``, 0.01 N s/m
     for the Crazyflie, acts at the centre of mass every physics step).
+
+    **IMU**: the airframe's ``imu`` site sits at the centre of mass, aligned
+    with the body frame (FLU), and carries two noise-free MuJoCo sensors
+    (names in ``drone_constants``): ``gyro`` (body rates, rad/s; the
+    observation's rates 9-11 and ``true_state().body_rates`` are read from
+    it, equal to the free joint's angular velocity) and ``accelerometer``
+    (specific force a - g in m/s^2, body frame: (0, 0, +9.81) at hover, 0 in
+    free fall; ``true_state().specific_force``, not in the observation).
+    After each control period the env runs ``mj_forward`` so both read the
+    new state (``mj_step`` evaluates sensors before it integrates). The
+    "rates" flight controller's 500 Hz loop reads the same angular velocity
+    (the free joint's ``qvel``) at every physics step.
 
     **Frames** (REP-103): world ENU (x, y horizontal, z up), body FLU (x
     forward, y left, z up); quaternions (w, x, y, z) body -> world as MuJoCo
@@ -275,7 +290,11 @@ class DroneEnv(gym.Env):
     ``thrust``, ``torque``, ``motor_tau``, e.g. ``{"mass": 0.2, "thrust":
     0.1}``: every reset draws each factor uniformly from 1 +- fraction, from
     the episode seed, on top of ``set_physics``; ``motor_tau`` scales both
-    time constants; ``physics()`` gives the factors of the episode).
+    time constants; ``physics()`` gives the factors of the episode; with
+    ``randomize`` set, the info dict of reset and of every step holds
+    ``airframe_factors``, the episode's drawn factors as {key: float} for
+    every key above, 1.0 for the keys not randomised; without it the key is
+    absent).
 
     **Hooks** for perturbations (``liquidcontrol.perturb.drone``):
 
@@ -362,6 +381,7 @@ class DroneEnv(gym.Env):
         self.targets: list[tuple[float, float, float]] = [(0.0, 0.0, 1.0)] * N_TARGETS
         self._r = [self._hover_r] * 4
         self._reset_counters()
+        mujoco.mj_forward(self.model, self.data)
         self._read_state()
 
     # ------------------------------------------------------------------ setup
@@ -381,6 +401,10 @@ class DroneEnv(gym.Env):
         self._actuators = [ident(mujoco.mjtObj.mjOBJ_ACTUATOR, n) for n in dc.ROTOR_ACTUATORS]
         assert self._actuators == list(range(4)), "rotor actuators must be the model's first four, in order"
         self._target_sites = [ident(mujoco.mjtObj.mjOBJ_SITE, n) for n in dc.TARGET_SITES]
+        ident(mujoco.mjtObj.mjOBJ_SITE, dc.IMU_SITE)
+        gyro = ident(mujoco.mjtObj.mjOBJ_SENSOR, dc.GYRO_SENSOR)
+        accel = ident(mujoco.mjtObj.mjOBJ_SENSOR, dc.ACCELEROMETER_SENSOR)
+        self._gyro_adr, self._accel_adr = int(m.sensor_adr[gyro]), int(m.sensor_adr[accel])
         self._base_mass = float(m.body_mass[self._body])
         self._base_inertia = m.body_inertia[self._body].copy()
         self._base_gear = m.actuator_gear[self._actuators, 5].copy()
@@ -562,7 +586,8 @@ class DroneEnv(gym.Env):
     # ------------------------------------------------------------------ state
     def true_state(self) -> DroneState:
         """The true state; frames and units in :class:`DroneState` (world ENU, body FLU, SI units)."""
-        return DroneState(self._p, self._q, self._R, self._v, self._w, (self._r[0], self._r[1], self._r[2], self._r[3]))
+        return DroneState(self._p, self._q, self._R, self._v, self._w, (self._r[0], self._r[1], self._r[2], self._r[3]),
+                          self._f)
 
     @property
     def current_target(self) -> tuple[float, float, float]:
@@ -578,11 +603,15 @@ class DroneEnv(gym.Env):
         return self._reached
 
     def _read_state(self) -> None:
-        i, j = self._qpos0, self._qvel0
-        x, y, z, qw, qx, qy, qz = self.data.qpos[i:i + 7].tolist()
-        vx, vy, vz, p, q, r = self.data.qvel[j:j + 6].tolist()
+        """Read the state; the sensors need ``mj_forward`` at this state first (reset and step do it)."""
+        i, j, d = self._qpos0, self._qvel0, self.data
+        x, y, z, qw, qx, qy, qz = d.qpos[i:i + 7].tolist()
+        vx, vy, vz = d.qvel[j:j + 3].tolist()
+        g, a = self._gyro_adr, self._accel_adr
+        p, q, r = d.sensordata[g:g + 3].tolist()  # the gyro: the body rates (= the free joint's qvel[3:6])
+        fx, fy, fz = d.sensordata[a:a + 3].tolist()
         self._p, self._q = (x, y, z), (qw, qx, qy, qz)
-        self._v, self._w = (vx, vy, vz), (p, q, r)
+        self._v, self._w, self._f = (vx, vy, vz), (p, q, r), (fx, fy, fz)
         self._R = rotation_from_quaternion(qw, qx, qy, qz)
 
     # ------------------------------------------------------------------ API
@@ -701,6 +730,7 @@ class DroneEnv(gym.Env):
             if wind is not None:
                 self._apply_drag(wind)
             mujoco.mj_step(m, d)
+        mujoco.mj_forward(m, d)  # the sensors at the new state (mj_step computes them before integrating)
         self._r = r
 
     def _fly_rates(self, a: list[float]) -> None:
@@ -753,6 +783,7 @@ class DroneEnv(gym.Env):
             if wind is not None:
                 self._apply_drag(wind)
             mujoco.mj_step(m, d)
+        mujoco.mj_forward(m, d)  # the sensors at the new state (mj_step computes them before integrating)
         self._r = r
         self._integral = [ix, iy, iz]
 
@@ -798,6 +829,8 @@ class DroneEnv(gym.Env):
         }
         for name in REWARD_TERMS:
             info[f"reward_{name}"] = terms.get(name, 0.0)
+        if self._randomize:
+            info["airframe_factors"] = {k: float(v) for k, v in self._factors.items()}
         return info
 
     # ------------------------------------------------------------------ rendering

@@ -26,6 +26,12 @@ DRONE_FREE_JOINT = "drone_free"
 ROTOR_SITES = ("rotor0", "rotor1", "rotor2", "rotor3")
 ROTOR_ACTUATORS = ("motor0", "motor1", "motor2", "motor3")
 YAW_DIRECTIONS = (-1.0, 1.0, -1.0, 1.0)
+# The IMU: a site at the centre of mass, aligned with the body frame (FLU), carrying a MuJoCo
+# ``gyro`` (body rates, rad/s) and ``accelerometer`` (specific force a - g, m/s^2: +g along body z at
+# hover, 0 in free fall), both in the body frame and noise-free.
+IMU_SITE = "imu"
+GYRO_SENSOR = "gyro"
+ACCELEROMETER_SENSOR = "accelerometer"
 
 # Elements of the arena (sim_assets/quadrotor/arena.xml).
 TARGET_SITES = ("target0", "target1", "target2")

@@ -465,3 +465,121 @@ def test_randomize_multiplies_set_physics_and_rejects_bad_arguments():
             DroneEnv(randomize=bad)
     with pytest.raises(LiquidControlError, match="randomize=.* is invalid"):
         DroneEnv(randomize=[("mass", 0.1)])
+
+
+# ---------------------------------------------------------------------- IMU (gyro and accelerometer sensors)
+def test_imu_site_and_sensors_are_at_the_centre_aligned_with_the_body():
+    for airframe in dc.AIRFRAMES:
+        m = DroneEnv(airframe=airframe).model
+        site = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, dc.IMU_SITE)
+        body = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, dc.DRONE_BODY)
+        assert site >= 0 and m.site_bodyid[site] == body
+        np.testing.assert_array_equal(m.site_pos[site], 0.0)
+        np.testing.assert_array_equal(m.site_quat[site], (1.0, 0.0, 0.0, 0.0))
+        np.testing.assert_array_equal(m.body_ipos[body], 0.0)  # the body origin is the centre of mass
+        for name, kind in ((dc.GYRO_SENSOR, mujoco.mjtSensor.mjSENS_GYRO),
+                           (dc.ACCELEROMETER_SENSOR, mujoco.mjtSensor.mjSENS_ACCELEROMETER)):
+            sid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, name)
+            assert sid >= 0 and m.sensor_type[sid] == kind and m.sensor_dim[sid] == 3
+            assert m.sensor_objtype[sid] == mujoco.mjtObj.mjOBJ_SITE and m.sensor_objid[sid] == site
+            assert m.sensor_noise[sid] == 0.0
+
+
+def _old_observation(env: DroneEnv) -> np.ndarray:
+    """The observation as the env computed it before the IMU sensors: body rates from the free joint's qvel."""
+    from liquidcontrol.envs.drone import rotation_from_quaternion
+
+    d, i, j = env.data, env._qpos0, env._qvel0
+    x, y, z, qw, qx, qy, qz = d.qpos[i:i + 7].tolist()
+    tx, ty, tz = env.current_target
+    g = dc.GYRO_RANGE
+    rates = [min(max(v, -g), g) for v in d.qvel[j + 3:j + 6].tolist()]
+    vel = [min(max(v, -20.0), 20.0) for v in d.qvel[j:j + 3].tolist()]
+    err = [min(max(v, -4.0), 4.0) for v in (tx - x, ty - y, tz - z)]
+    return np.array((*rotation_from_quaternion(qw, qx, qy, qz), *rates, *vel, *err, *env._last_action), np.float32)
+
+
+@pytest.mark.parametrize("airframe", sorted(dc.AIRFRAMES))
+@pytest.mark.parametrize("mode", ["rates", "motors"])
+def test_observation_from_the_gyro_equals_the_previous_one_over_200_steps(mode, airframe):
+    env = DroneEnv(action_mode=mode, airframe=airframe)
+    obs, _ = env.reset(seed=3)
+    np.testing.assert_allclose(obs, _old_observation(env), rtol=0, atol=1e-6)
+    rng = np.random.default_rng(7)
+    base = 0.0 if mode == "rates" else 2.0 * env._hover_r - 1.0
+    spread = 0.3 if mode == "rates" else 0.06
+    moved = 0.0
+    for _ in range(200):  # a fixed action sequence; the episode may end, the physics goes on regardless
+        action = np.clip(base + spread * rng.uniform(-1.0, 1.0, 4), -1.0, 1.0).astype(np.float32)
+        obs, *_ = env.step(action)
+        assert obs.shape == (22,)
+        np.testing.assert_allclose(obs, _old_observation(env), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(env.true_state().body_rates, env.data.qvel[env._qvel0 + 3:env._qvel0 + 6],
+                                   rtol=0, atol=1e-9)
+        moved = max(moved, float(np.abs(obs[9:12]).max()))
+    assert moved > 0.5  # the sequence does turn the drone
+
+
+@pytest.mark.parametrize("airframe", sorted(dc.AIRFRAMES))
+def test_accelerometer_reads_plus_g_at_hover(airframe):
+    env = DroneEnv(airframe=airframe)
+    env.reset(seed=0)
+    np.testing.assert_allclose(env.true_state().specific_force, (0.0, 0.0, dc.GRAVITY), rtol=0, atol=1e-9)
+    _place(env, yaw=0.7)
+    for _ in range(50):  # 1 s of zero-action hover in the "rates" mode
+        env.step(np.zeros(4, np.float32))
+        f = env.true_state().specific_force
+        np.testing.assert_allclose(f, (0.0, 0.0, dc.GRAVITY), rtol=0, atol=0.01 * dc.GRAVITY)
+
+
+@pytest.mark.parametrize("airframe", sorted(dc.AIRFRAMES))
+@pytest.mark.parametrize("mode", ["rates", "motors"])
+def test_accelerometer_reads_zero_in_free_fall(mode, airframe):
+    env = DroneEnv(action_mode=mode, airframe=airframe)
+    env.set_rotor_scales((0.0, 0.0, 0.0, 0.0))  # motors off: no thrust, no torque
+    env.reset(seed=0)
+    _place(env, z=1.0)
+    for _ in range(3):  # the first physics steps of the fall
+        env.step(np.zeros(4, np.float32))
+        np.testing.assert_allclose(env.true_state().specific_force, 0.0, atol=1e-6)
+        assert env.true_state().velocity[2] < 0.0
+
+
+def test_gyro_equals_the_body_frame_angular_velocity_in_a_commanded_roll():
+    env = DroneEnv()
+    env.reset(seed=0)
+    _place(env, yaw=0.7)
+    action = np.array([0.0, 2.0 / RATE_SCALE[0], 0.5 / RATE_SCALE[1], 0.0], np.float32)
+    for _ in range(10):  # 0.2 s
+        obs, *_ = env.step(action)
+        d = env.data
+        R = d.xmat[env._body].reshape(3, 3)
+        omega_world = d.cvel[env._body, :3]  # MuJoCo's angular velocity of the body, world frame
+        s = env.true_state()
+        np.testing.assert_allclose(s.body_rates, R.T @ omega_world, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(obs[9:12], R.T @ omega_world, rtol=0, atol=1e-5)
+    assert s.body_rates[0] == pytest.approx(2.0, rel=0.1)
+    assert np.abs(omega_world - s.body_rates).max() > 0.5  # yawed by 0.7 rad: the frame does matter
+
+
+def test_randomized_factors_are_in_info_at_reset_and_every_step():
+    env = DroneEnv(randomize=RANDOM)
+    seen = []
+    for seed in (0, 1):
+        _, info = env.reset(seed=seed)
+        factors = info["airframe_factors"]
+        assert factors == env.randomized_factors and set(factors) == {"mass", "inertia", "thrust", "torque",
+                                                                      "motor_tau"}
+        assert all(type(v) is float for v in factors.values()) and factors["torque"] == 1.0
+        for _ in range(20):
+            *_, info = env.step(np.zeros(4, np.float32))
+            assert info["airframe_factors"] == factors
+        info["airframe_factors"]["mass"] = 99.0  # a copy: changing it changes nothing
+        assert env.randomized_factors == factors
+        seen.append(factors)
+    assert seen[0] != seen[1]
+    _, info = gym.make(DRONE_ID, randomize={"thrust": 0.05}).reset(seed=0)
+    assert info["airframe_factors"]["thrust"] != 1.0
+    plain = DroneEnv()
+    assert "airframe_factors" not in plain.reset(seed=0)[1]
+    assert "airframe_factors" not in plain.step(np.zeros(4, np.float32))[4]

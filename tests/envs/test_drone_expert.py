@@ -44,8 +44,9 @@ def _episode(env: DroneEnv, expert: DroneExpert, seed: int, perturb: bool = Fals
     return info
 
 
-def _successes(mode: str, seeds, airframe: str = "crazyflie", perturb: bool = False) -> int:
-    env, expert = DroneEnv(action_mode=mode, airframe=airframe), DroneExpert()
+def _successes(mode: str, seeds, airframe: str = "crazyflie", perturb: bool = False, expert=None) -> int:
+    """Successful episodes of ``seeds``; ``expert``: the agent (default: a ``DroneExpert()``)."""
+    env, expert = DroneEnv(action_mode=mode, airframe=airframe), expert or DroneExpert()
     return sum(bool(_episode(env, expert, s, perturb)["is_success"]) for s in seeds)
 
 
@@ -120,13 +121,16 @@ def test_expert_flies_the_x250_50_seeds(mode):
 RANDOMIZE = {"mass": 0.2, "thrust": 0.1, "motor_tau": 0.3, "inertia": 0.2}
 
 
-def _perturbed_successes(perturbation: tuple[str, int] | None, seeds, randomize=None, **expert) -> int:
+def _perturbed_successes(perturbation: tuple[str, int] | None, seeds, randomize=None, mode: str = "rates",
+                         agent=None, **expert) -> int:
+    """Successes under a perturbation (name, severity) and / or ``randomize``; ``agent`` (default: a
+    ``DroneExpert(**expert)``)."""
     from liquidcontrol.perturb import make_perturbation
 
-    env = DroneEnv(randomize=randomize)
+    env = DroneEnv(randomize=randomize, action_mode=mode)
     if perturbation is not None:
         env = make_perturbation(*perturbation, seed=0).apply(env)
-    agent = DroneExpert(**expert)
+    agent = agent or DroneExpert(**expert)
     return sum(bool(_episode(env, agent, s)["is_success"]) for s in seeds)
 
 
@@ -163,3 +167,42 @@ def test_expert_success_under_drone_perturbations_50_seeds(name, ki):
 @pytest.mark.slow
 def test_expert_flies_randomised_drones_50_seeds():
     assert _perturbed_successes(None, range(50), randomize=RANDOMIZE) >= 49  # measured 50
+
+
+def _task_expert() -> DroneExpert:
+    """The drone task's expert (horizontal integral on)."""
+    from liquidcontrol.tasks import get_task
+
+    expert = get_task("drone").make_expert()
+    assert isinstance(expert, DroneExpert) and expert.horizontal_integral > 0.0
+    return expert
+
+
+#: Successes of the task's expert in 200 episodes per mode, as measured (seeds 0-199; perturbed starts 1000-1199).
+MEASURED_TASK_EXPERT_200 = {
+    ("wind", "rates"): 200, ("wind", "motors"): 200,
+    ("randomize", "rates"): 200, ("randomize", "motors"): 200,
+    ("perturbed_start", "rates"): 197, ("perturbed_start", "motors"): 195,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["rates", "motors"])
+def test_task_expert_in_a_2_m_s_wind_200_seeds(mode):
+    """The ``wind`` perturbation at severity 4: 2 m/s mean from a direction drawn per episode (plus its
+    Ornstein-Uhlenbeck gusts, sigma 0.6 m/s per horizontal axis)."""
+    assert _perturbed_successes(("wind", 4), range(200), mode=mode, agent=_task_expert()) >= 198  # >= 99 %
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["rates", "motors"])
+def test_task_expert_flies_randomised_drones_200_seeds(mode):
+    assert _perturbed_successes(None, range(200), randomize=RANDOMIZE, mode=mode, agent=_task_expert()) >= 198
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["rates", "motors"])
+def test_task_expert_recovers_from_perturbed_starts_200_seeds(mode):
+    """Below 99 %: the threshold is the measured count minus 2 (rates 197, motors 195 of 200)."""
+    measured = MEASURED_TASK_EXPERT_200["perturbed_start", mode]
+    assert _successes(mode, range(1000, 1200), perturb=True, expert=_task_expert()) >= measured - 2
