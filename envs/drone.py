@@ -18,6 +18,7 @@ import numpy as np
 from gymnasium import spaces
 from liquidcontrol.envs import drone_constants as dc
 from liquidcontrol.envs.assets import asset_path
+from liquidcontrol.envs.rendering import lite_renderer
 
 from liquidcontrol.errors import LiquidControlError
 
@@ -839,16 +840,7 @@ class DroneEnv(gym.Env):
             return None
         if self._renderer is None:
             height, width = self.render_size
-            try:
-                self._renderer = mujoco.Renderer(self.model, height, width)
-            except mujoco.FatalError as exc:
-                raise LiquidControlError(
-                    f"offscreen rendering failed ({exc}); set MUJOCO_GL=egl (or osmesa) before "
-                    "mujoco is first imported.") from exc
-            flags = self._renderer.scene.flags
-            for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
-                         mujoco.mjtRndFlag.mjRND_SKYBOX):
-                flags[flag] = 0
+            self._renderer = lite_renderer(self.model, height, width)
         for k, site in enumerate(self._target_sites):
             if k == self._index:
                 rgba = (0.2, 0.9, 0.3, 0.45)  # current

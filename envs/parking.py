@@ -19,6 +19,7 @@ from gymnasium import spaces
 from liquidcontrol.envs import parking_constants as pc
 from liquidcontrol.envs.assets import asset_path
 from liquidcontrol.envs.parking_geometry import SlotLayout
+from liquidcontrol.envs.rendering import lite_renderer
 
 from liquidcontrol.errors import LiquidControlError
 
@@ -380,16 +381,7 @@ class ParkingEnv(gym.Env):
             return None
         if self._renderer is None:
             height, width = self.render_size
-            try:
-                self._renderer = mujoco.Renderer(self.model, height, width)
-            except mujoco.FatalError as exc:
-                raise LiquidControlError(
-                    f"offscreen rendering failed ({exc}); set MUJOCO_GL=egl (or osmesa) before "
-                    "mujoco is first imported.") from exc
-            flags = self._renderer.scene.flags
-            for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
-                         mujoco.mjtRndFlag.mjRND_SKYBOX):
-                flags[flag] = 0
+            self._renderer = lite_renderer(self.model, height, width)
         self._renderer.update_scene(self.data, camera=self.camera)
         return self._renderer.render()
 

@@ -7,7 +7,12 @@
 - :func:`card_from_policy` — a validated :class:`~liquidcontrol.runtime.card.PolicyCard`.
 """
 
-from liquidcontrol.export.bundle import card_from_policy, load_policy, save_bundle, update_bundle_card
+from liquidcontrol.export.bundle import (
+           card_from_policy,
+           load_policy,
+           save_bundle,
+           update_bundle_card,
+)
 from liquidcontrol.export.onnx_export import export_onnx, read_embedded_card
 
 __all__ = ["card_from_policy", "export_onnx", "load_policy", "read_embedded_card", "save_bundle",
