@@ -720,23 +720,17 @@ class DroneEnv(gym.Env):
 
     def _fly_motors(self, a: list[float]) -> None:
         """Hold the four motor speed set-points for one control period."""
-        m, d, ctrl = self.model, self.data, self.data.ctrl
         up, down = self._up, self._down
-        curves, wind = self._rotor_curves, self._wind
         cmd = [0.5 * (v + 1.0) for v in a]
         r = self._r
         for _ in range(self.frame_skip):
             r = [c + (s - c) * (up if c > s else down) for c, s in zip(cmd, r)]
-            ctrl[:4] = [k0 + (k1 + k2 * s) * s for (k0, k1, k2), s in zip(curves, r)]
-            if wind is not None:
-                self._apply_drag(wind)
-            mujoco.mj_step(m, d)
-        mujoco.mj_forward(m, d)  # the sensors at the new state (mj_step computes them before integrating)
-        self._r = r
+            self._physics_step(r)
+        self._end_period(r)
 
     def _fly_rates(self, a: list[float]) -> None:
         """One control period of the simulated rate controller (see the class docstring)."""
-        m, d, ctrl, qvel = self.model, self.data, self.data.ctrl, self.data.qvel
+        qvel = self.data.qvel
         j = self._qvel0 + 3
         dt = self.physics_dt
         thrust = self.collective_offset + a[0] * self.collective_scale
@@ -748,7 +742,6 @@ class DroneEnv(gym.Env):
         ix, iy, iz = self._integral
         nc0, nc1, nc2 = self.airframe.thrust_curve
         n1sq, n4c2, inv2c2 = nc1 * nc1, 4.0 * nc2, 0.5 / nc2
-        curves, wind = self._rotor_curves, self._wind
         nom_up, nom_down, esc = self._nom_up, self._nom_down, self._esc_decay
         inv_up, inv_down = 1.0 / (1.0 - nom_up), 1.0 / (1.0 - nom_down)
         up, down = self._up, self._down
@@ -780,13 +773,22 @@ class DroneEnv(gym.Env):
                     cmd = 0.0 if cmd < 0.0 else cmd
                 new_r.append(cmd + (s - cmd) * (up if cmd > s else down))
             r = new_r
-            ctrl[:4] = [k0 + (k1 + k2 * v) * v for (k0, k1, k2), v in zip(curves, r)]
-            if wind is not None:
-                self._apply_drag(wind)
-            mujoco.mj_step(m, d)
-        mujoco.mj_forward(m, d)  # the sensors at the new state (mj_step computes them before integrating)
-        self._r = r
+            self._physics_step(r)
+        self._end_period(r)
         self._integral = [ix, iy, iz]
+
+    def _physics_step(self, r: list[float]) -> None:
+        """One physics step with the motors at relative speeds ``r``: thrust from the rotor
+        curves, the wind's drag if any, then ``mj_step`` (both action modes end each step here)."""
+        self.data.ctrl[:4] = [k0 + (k1 + k2 * v) * v for (k0, k1, k2), v in zip(self._rotor_curves, r)]
+        if self._wind is not None:
+            self._apply_drag(self._wind)
+        mujoco.mj_step(self.model, self.data)
+
+    def _end_period(self, r: list[float]) -> None:
+        """Sensors at the new state (mj_step computes them before integrating); keep the motor speeds."""
+        mujoco.mj_forward(self.model, self.data)
+        self._r = r
 
     def _apply_drag(self, wind: Any) -> None:
         """Drag F = -c (v - w) on the centre of mass for the coming physics step (world frame)."""

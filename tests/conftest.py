@@ -1,6 +1,6 @@
 """Suite-wide rule: a test of the project's own modules may not be skipped.
 
-``pytest.importorskip("liquidcontrol.envs")`` turns a broken or missing extra
+An importorskip of ``liquidcontrol.envs`` turns a broken or missing extra
 (no MuJoCo, say) into a quiet "s" and CI stays green while testing nothing.
 Here such a skip becomes a failure: any skip whose reason names the project's
 package (``liquidcontrol`` or ``liquidcontrol.*``), as importorskip's
