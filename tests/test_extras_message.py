@@ -137,7 +137,8 @@ def test_module_level_importorskip_of_own_module_fails(pytester: pytest.Pytester
     result = _inner_session(pytester, test_module_skip="""
         import pytest
 
-        pytest.importorskip("liquidcontrol" + ".does_not_exist")
+        OWN_MISSING = "liquidcontrol" + ".does_not_exist"
+        pytest.importorskip(OWN_MISSING)
 
         def test_never_runs():
             pass
