@@ -1,0 +1,181 @@
+"""``sim_bridge_node``: the parking task served as the car's ROS 2 topics (a sim tool).
+
+Publishes (sensor-data QoS, all stamped with the same time per step):
+``odom`` (``nav_msgs/Odometry``, pose in the slot frame, twist in
+``base_link``), ``joint_states`` (``sensor_msgs/JointState``, the steering
+angle) and ``range/<name>`` (``sensor_msgs/Range``, +inf for no echo);
+subscribes to ``cmd_vel`` (``geometry_msgs/TwistStamped``: ``linear.x`` speed
+m/s, ``angular.z`` steering angle rad). Each episode result goes out on
+``~/episode`` (``std_msgs/String``, JSON). Before each episode it calls the
+policy's reset service.
+
+``mode: lockstep`` (default): one control step per command whose stamp
+equals the last observation's stamp (the policy node's ``command.stamp:
+input``), so the run does not depend on the machine's load; the
+observation is sent again with a fresh stamp if no command came within
+three periods. ``mode: realtime``: a timer steps the sim every period with
+the latest command (a stop when none came within 0.5 s).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+import rclpy
+from geometry_msgs.msg import TwistStamped
+from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import JointState, Range
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol_ros.sim_bridge import ParkingSim
+
+MODES = ("lockstep", "realtime")
+STAMP_MATCH_S = 1e-6  # float seconds lose ~0.2 us at today's epoch: match within 1 us
+REPUBLISH_PERIODS = 3
+COMMAND_TIMEOUT_S = 0.5
+
+
+class SimBridgeNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("sim_bridge", **kwargs)
+        task = self.declare_parameter("task", "parking").value
+        seeds = list(self.declare_parameter("seeds", [0]).value)
+        self.mode = self.declare_parameter("mode", "lockstep").value
+        self.reset_service = self.declare_parameter("policy_reset_service", "/policy_node/reset").value
+        if task != "parking":
+            raise LiquidControlError(f"the sim bridge serves the parking task only so far, got task {task!r}.")
+        if self.mode not in MODES:
+            raise LiquidControlError(f"parameter mode is {self.mode!r}; expected lockstep or realtime.")
+        self.sim = ParkingSim(seeds)
+        qos = qos_profile_sensor_data
+        self.odom_pub = self.create_publisher(Odometry, "odom", qos)
+        self.joint_pub = self.create_publisher(JointState, "joint_states", qos)
+        self.range_pubs = [self.create_publisher(Range, f"range/{n}", qos) for n in self.sim.range_names]
+        self.episode_pub = self.create_publisher(String, "~/episode", 10)
+        self.cmd_sub = self.create_subscription(TwistStamped, "cmd_vel", self._on_command, 10)
+        self.reset_client = self.create_client(Trigger, self.reset_service) if self.reset_service else None
+        self.last_stamp: float | None = None  # stamp of the observation awaiting its command
+        self.published_at = 0.0
+        self.latest: tuple[float, float, float] | None = None  # (steer, speed, receive time)
+        self.republished = self.ignored_commands = 0
+        self.running = False
+        self._starting = False
+        period = self.sim.period
+        self.timer = self.create_timer(period if self.mode == "realtime" else period, self._on_timer)
+        self.get_logger().info(f"parking sim, {len(seeds)} episode(s), {self.mode}")
+
+    # -- episodes -----------------------------------------------------------
+    def _begin_episode(self) -> None:
+        if not self.sim.start_next():
+            self.running = False
+            self.get_logger().info(f"all {len(self.sim.results)} episodes played")
+            return
+        if self.reset_client is None:
+            self._episode_ready()
+            return
+        self._starting = True
+        future = self.reset_client.call_async(Trigger.Request())
+        future.add_done_callback(lambda _f: self._episode_ready())
+
+    def _episode_ready(self) -> None:
+        self._starting = False
+        self.running = True
+        self.latest = None
+        self._publish_sensors()
+
+    def _finish(self, result: Any) -> None:
+        self.running = False
+        self.last_stamp = None
+        self.episode_pub.publish(String(data=result.to_json()))
+        self._begin_episode()
+
+    # -- stepping -----------------------------------------------------------
+    def _on_command(self, msg: TwistStamped) -> None:
+        now = time.monotonic()
+        self.latest = (msg.twist.angular.z, msg.twist.linear.x, now)
+        if self.mode != "lockstep" or not self.running or self.last_stamp is None:
+            return
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if abs(stamp - self.last_stamp) > STAMP_MATCH_S:
+            self.ignored_commands += 1  # a stop command, or one computed from an older observation
+            return
+        self.last_stamp = None
+        self._step(msg.twist.angular.z, msg.twist.linear.x)
+
+    def _step(self, steering: float, speed: float) -> None:
+        if not (math.isfinite(steering) and math.isfinite(speed)):
+            steering, speed = 0.0, 0.0
+        result = self.sim.step(self.sim.action_from_command(steering, speed))
+        if result is not None:
+            self._finish(result)
+        else:
+            self._publish_sensors()
+
+    def _on_timer(self) -> None:
+        if not self.running:
+            if not self._starting and not self.sim.done and self._policy_ready():
+                self._begin_episode()
+            return
+        if self.mode == "realtime":
+            fresh = self.latest is not None and time.monotonic() - self.latest[2] <= COMMAND_TIMEOUT_S
+            steer, speed = (self.latest[0], self.latest[1]) if fresh and self.latest else (0.0, 0.0)
+            self._step(steer, speed)
+        elif time.monotonic() - self.published_at > REPUBLISH_PERIODS * self.sim.period:
+            self.republished += 1
+            self._publish_sensors()
+
+    def _policy_ready(self) -> bool:
+        return self.reset_client is None or self.reset_client.service_is_ready()
+
+    # -- sensors --------------------------------------------------------------
+    def _publish_sensors(self) -> None:
+        s = self.sim.sensors()
+        stamp = self.get_clock().now().to_msg()
+        odom = Odometry()
+        odom.header.stamp, odom.header.frame_id, odom.child_frame_id = stamp, "slot", "base_link"
+        odom.pose.pose.position.x, odom.pose.pose.position.y = s.x, s.y
+        odom.pose.pose.orientation.z, odom.pose.pose.orientation.w = math.sin(s.yaw / 2), math.cos(s.yaw / 2)
+        odom.twist.twist.linear.x = s.speed
+        joints = JointState(name=["steering"], position=[s.steering])
+        joints.header.stamp = stamp
+        self.last_stamp = stamp.sec + stamp.nanosec * 1e-9
+        self.published_at = time.monotonic()
+        self.odom_pub.publish(odom)
+        self.joint_pub.publish(joints)
+        for pub, name, reading in zip(self.range_pubs, self.sim.range_names, s.ranges):
+            msg = Range(radiation_type=Range.INFRARED, field_of_view=0.05, min_range=0.0, max_range=2.0,
+                        range=reading)
+            msg.header.stamp, msg.header.frame_id = stamp, f"range_{name}"
+            pub.publish(msg)
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = SimBridgeNode()
+        rclpy.spin(node)
+    except LiquidControlError as exc:
+        rclpy.logging.get_logger("sim_bridge").error(f"cannot start: {exc}")
+        code = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
