@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "main": ("liquidcontrol.main_job", "train, evaluate, export and report on a task (--task, default parking)"),
     "compare": ("liquidcontrol.compare", "model kinds side by side over several training seeds, aggregated to JSON/CSV/Markdown"),
     "demos": ("liquidcontrol.train.demos", "record expert demonstrations to a .npz file"),
+    "record": ("liquidcontrol.bags.record", "record expert demonstrations as a ROS 2 bag (mcap)"),
+    "roundtrip": ("liquidcontrol.bags.roundtrip", "train from a recorded bag and from native demos with the same seeds; compare"),
     "train": ("liquidcontrol.train.cli", "behaviour cloning + DAgger for any model kind"),
     "eval": ("liquidcontrol.evaluate.cli", "evaluate a bundle or the expert, clean and perturbed"),
     "export": ("liquidcontrol.export.cli", "export a checkpoint to an ONNX policy bundle"),

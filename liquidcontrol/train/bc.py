@@ -24,7 +24,7 @@ from liquidcontrol.config import option
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.policies.base import RecurrentPolicy
 from liquidcontrol.progress import progress_bar
-from liquidcontrol.train.data import Demonstrations
+from liquidcontrol.train.data import Demonstrations, load_demonstrations
 
 
 @dataclass
@@ -105,7 +105,8 @@ def fit(
 class BCConfig(FitConfig):
     """Behaviour cloning from a demonstration file (``liquidcontrol train --algo bc``)."""
 
-    demos: str = option("", "path of a .npz demonstration file (from 'liquidcontrol demos')")
+    demos: str = option("", "demonstrations: a .npz file (from 'liquidcontrol demos') or a ROS 2 bag folder / .mcap file (from 'liquidcontrol record' or a robot)")
+    mapping: str = option("", "bag only: topic -> observation/action mapping file (.yaml/.json); empty = the mapping stored in the bag")
     task: str = option("", "task name; empty = the task recorded in the demonstration file")
     kind: str = option("", "model kind (see liquidcontrol.policies.MODEL_KINDS); empty = the task's default")
     units: int = option(0, "neurons (liquid kinds) or hidden units (baselines); 0 = the task's default")
@@ -121,7 +122,7 @@ def train(config: BCConfig) -> dict[str, Any]:
     from liquidcontrol.train.checkpoint import save_checkpoint
     from liquidcontrol.train.model import build_policy, probe_env
 
-    demos = Demonstrations.load(config.demos)
+    demos = load_demonstrations(config.demos, config.mapping, config.task)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     task = get_task(config.task or str(demos.meta.get("task") or DEFAULT_TASK))

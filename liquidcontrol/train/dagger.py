@@ -61,6 +61,8 @@ class DaggerConfig(FitConfig):
     units: int = option(0, "neurons (liquid kinds) or hidden units (baselines); 0 = the task's default")
     param_budget: int = option(0, "baselines only: size the model to about this many trainable parameters instead of --units")
     seed: int = option(0, "training seed (weights, batching, training episodes)")
+    demos: str = option("", "behaviour-clone from these demonstrations (.npz file or ROS 2 bag) instead of recording demo_episodes expert episodes")
+    mapping: str = option("", "with a bag in --demos: its topic mapping file; empty = the mapping stored in the bag")
     demo_episodes: int = option(64, "expert episodes recorded for behaviour cloning")
     demo_noise: list[float] = option([], "OU noise per action dimension on the expert's executed action (labels stay clean); empty = the task's recipe")
     bc_epochs: int = option(40, "behaviour-cloning passes over the demonstrations")
@@ -83,7 +85,7 @@ class DaggerConfig(FitConfig):
 
 #: Fields that define the model or its data: a resumed run must keep them.
 RESUME_MUST_MATCH = ("task", "kind", "units", "param_budget", "seed", "obs_std_floor", "demo_episodes", "demo_noise",
-                     "train_perturbations")
+                     "train_perturbations", "demos", "mapping")
 #: Fields that say where and how to run, not what is trained: never compared on resume.
 RESUME_IGNORED = ("out", "resume")
 
@@ -258,6 +260,10 @@ def _behaviour_cloning(config: DaggerConfig, task: Task, out: Path, run: _Run, r
     data_file = out / "data" / "iter_000.npz"
     if data_file.exists() and run.bc_epoch > 0:
         run.demos = Demonstrations.load(data_file)
+    elif config.demos:
+        run.demos = _given_demos(config, task)
+        run.demos.save(data_file)
+        run.policy.set_obs_stats(run.demos.obs_stats(config.obs_std_floor))
     else:
         run.demos, stats = collect_episodes(
             task, training_seeds(config.seed, 0, config.demo_episodes),
@@ -275,6 +281,17 @@ def _behaviour_cloning(config: DaggerConfig, task: Task, out: Path, run: _Run, r
         step0=run.bc_epoch, progress=config.progress, desc="behaviour cloning", on_epoch=on_epoch)
     run.iteration = 1
     _save(config, out, run)
+
+
+def _given_demos(config: DaggerConfig, task: Task) -> Demonstrations:
+    """The demonstrations of ``--demos`` (native file or bag), checked to belong to ``task``."""
+    from liquidcontrol.train.data import load_demonstrations
+
+    demos = load_demonstrations(config.demos, config.mapping, task.name, config.progress)
+    recorded = demos.meta.get("task")
+    if recorded and recorded != task.name:
+        raise LiquidControlError(f"{config.demos} holds demonstrations of task {recorded!r}, not {task.name!r}.")
+    return demos
 
 
 def _perturb_half(config: DaggerConfig, task: Task) -> Any:
