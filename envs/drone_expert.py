@@ -16,7 +16,11 @@ action in either action mode:
    (it absorbs a steady wind or a weak rotor's torque, which otherwise
    leave a steady offset from a hover target). Plus gravity,
    that is the thrust vector: its tilt is limited to ``max_tilt`` (35 deg)
-   and its size to 95 % of the nominal maximum thrust, vertical first.
+   and its size to 95 % of the nominal maximum thrust, vertical first but
+   keeping up to ``horizontal_reserve`` (3 m/s^2) for the horizontal
+   demand: the Crazyflie's thrust-to-weight is only 1.47, and a drone
+   thrown downwards next to a wall otherwise spends all its thrust on the
+   climb and drifts out of the arena.
 3. **Attitude** (geometric, Lee et al. 2010): the desired body z is the
    thrust vector, the desired heading yaw 0 (body x along world x), at most
    0.6 rad from the current heading so that a large yaw error turns away
@@ -69,19 +73,23 @@ class DroneExpert:
         yaw: heading to hold (rad, world frame; 0 = body x along world x).
         max_yaw_step: the desired heading is at most this far (rad) from the
             current one, so large yaw errors are turned away gradually.
+        horizontal_reserve: horizontal acceleration (m/s^2) the thrust
+            vector keeps when the vertical demand alone would use all of it.
     """
 
     def __init__(self, max_speed: float = 1.2, pass_speed: float = 0.6, position_gain: float = 1.6,
                  velocity_gain: float = 3.5, vertical_integral: float = 2.0,
-                 max_tilt: float = math.radians(35.0), attitude_gain: tuple[float, float, float] = (9.0, 9.0, 3.0),
+                 max_tilt: float = math.radians(35.0), attitude_gain: tuple[float, float, float] = (13.0, 13.0, 3.0),
                  rate_gain: tuple[float, float, float] = (22.0, 22.0, 10.0), motor_tau: float = 0.03,
-                 yaw: float = 0.0, max_yaw_step: float = 0.6, horizontal_integral: float = 0.0) -> None:
+                 yaw: float = 0.0, max_yaw_step: float = 0.6, horizontal_integral: float = 0.0,
+                 horizontal_reserve: float = 3.0) -> None:
         self.max_speed, self.pass_speed, self.position_gain = max_speed, pass_speed, position_gain
         self.velocity_gain, self.vertical_integral = velocity_gain, vertical_integral
         self.tan_tilt = math.tan(max_tilt)
         self.attitude_gain, self.rate_gain, self.motor_tau = attitude_gain, rate_gain, motor_tau
         self.yaw, self.max_yaw_step = yaw, max_yaw_step
         self.horizontal_integral = horizontal_integral
+        self.horizontal_reserve = horizontal_reserve
         self._integral = 0.0
         self._integral_xy = (0.0, 0.0)
         self._mixers: dict[str, Mixer] = {}
@@ -133,6 +141,9 @@ class DroneExpert:
         fz = kv * dvz + self.vertical_integral * self._integral + g
         a_max = 0.95 * 4.0 * af.max_thrust / af.mass
         fz = min(max(fz, 0.3 * g), a_max)
+        h_res = min(math.hypot(fx, fy), self.horizontal_reserve)
+        if h_res > 0.0:
+            fz = min(fz, max(math.sqrt(max(a_max * a_max - h_res * h_res, 0.0)), 0.3 * g))
         h_max = min(self.tan_tilt * fz, math.sqrt(max(a_max * a_max - fz * fz, 0.0)))
         h = math.hypot(fx, fy)
         if h > h_max:

@@ -109,7 +109,7 @@ def test_expert_flies_500_seeds(mode):
 @pytest.mark.parametrize("mode", ["rates", "motors"])
 def test_expert_recovers_from_perturbed_starts(mode):
     """Up to 30 deg of tilt on each axis, any heading, 1 m/s and 3 rad/s per axis, 0.3 m higher."""
-    assert _successes(mode, range(1000, 1100), perturb=True) >= 95
+    assert _successes(mode, range(1000, 1100), perturb=True) >= 99  # measured 100 / 100 in both modes
 
 
 @pytest.mark.slow
@@ -151,7 +151,7 @@ def test_horizontal_integral_is_off_by_default_and_holds_station_in_a_3_m_s_wind
 MEASURED_50 = {
     ("wind", 0.0): (50, 50, 50, 36, 5),
     ("wind", 1.0): (50, 50, 50, 50, 50),
-    ("rotor_loss", 0.0): (0, 0, 0, 0, 0),
+    ("rotor_loss", 0.0): (50, 0, 0, 0, 0),
     ("rotor_loss", 1.0): (50, 48, 0, 0, 0),
 }
 
@@ -178,12 +178,7 @@ def _task_expert() -> DroneExpert:
     return expert
 
 
-#: Successes of the task's expert in 200 episodes per mode, as measured (seeds 0-199; perturbed starts 1000-1199).
-MEASURED_TASK_EXPERT_200 = {
-    ("wind", "rates"): 200, ("wind", "motors"): 200,
-    ("randomize", "rates"): 200, ("randomize", "motors"): 200,
-    ("perturbed_start", "rates"): 197, ("perturbed_start", "motors"): 195,
-}
+# The task's expert (horizontal integral on), 200 episodes per mode: measured 200 / 200 in each test below.
 
 
 @pytest.mark.slow
@@ -203,6 +198,16 @@ def test_task_expert_flies_randomised_drones_200_seeds(mode):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["rates", "motors"])
 def test_task_expert_recovers_from_perturbed_starts_200_seeds(mode):
-    """Below 99 %: the threshold is the measured count minus 2 (rates 197, motors 195 of 200)."""
-    measured = MEASURED_TASK_EXPERT_200["perturbed_start", mode]
-    assert _successes(mode, range(1000, 1200), perturb=True, expert=_task_expert()) >= measured - 2
+    """Measured 200 / 200 in both modes; the bar is 99 %. (Before the expert kept a horizontal reserve and
+    used attitude gain 13, a drone thrown downwards next to a wall spent all its thrust on the climb: 197 and
+    195.)"""
+    assert _successes(mode, range(1000, 1200), perturb=True, expert=_task_expert()) >= 198
+
+
+def test_horizontal_reserve_keeps_a_drone_thrown_downwards_inside_the_arena():
+    """Seed 1195 throws the drone down and towards the +x wall: with all the thrust spent on the climb
+    (no reserve) it leaves the arena; the default reserve of 3 m/s^2 stops it in time."""
+    env = DroneEnv()
+    without = _episode(env, DroneExpert(horizontal_integral=1.0, horizontal_reserve=0.0), 1195, perturb=True)
+    assert without["out_of_bounds"] and not without["is_success"]
+    assert _episode(env, DroneExpert(horizontal_integral=1.0), 1195, perturb=True)["is_success"]
