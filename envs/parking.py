@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 from gymnasium import spaces
 from liquidcontrol.envs import parking_constants as pc
 from liquidcontrol.envs.assets import asset_path
+from liquidcontrol.envs.car import Car
 from liquidcontrol.envs.parking_geometry import SlotLayout
 from liquidcontrol.envs.rendering import lite_renderer
 
@@ -159,8 +159,8 @@ class ParkingEnv(gym.Env):
         self.data = mujoco.MjData(self.model)
         self.frame_skip = round(self.control_period / self.model.opt.timestep)
         self.max_steps = round(max_episode_seconds / self.control_period)
+        self.car = Car(self.model, pc.ROAD_GEOM)
         self._cache_ids()
-        self._friction_scale, self._mass_scale = 1.0, 1.0
         high = np.array([4, 3, 1, 1, 2, 0.5] + [pc.MAX_RANGE] * len(pc.RANGE_SENSORS), np.float32)
         low = -high
         low[6:] = 0.0
@@ -174,28 +174,16 @@ class ParkingEnv(gym.Env):
 
     # ------------------------------------------------------------------ setup
     def _cache_ids(self) -> None:
-        """Look up every element once, by name (see parking_constants)."""
-        m = self.model
+        """Look up the scene's elements once, by name (see parking_constants); the car's are in ``self.car``."""
+        m, car = self.model, self.car
+        self._chassis = car.chassis
+        self._qpos0, self._qvel0 = car.qpos0, car.qvel0
 
         def ident(kind: mujoco.mjtObj, name: str) -> int:
             return mujoco.mj_name2id(m, kind, name)
 
-        G, J, A = mujoco.mjtObj.mjOBJ_GEOM, mujoco.mjtObj.mjOBJ_JOINT, mujoco.mjtObj.mjOBJ_ACTUATOR
-        self._chassis = ident(G, pc.CHASSIS_GEOM)
-        self._car_body = ident(mujoco.mjtObj.mjOBJ_BODY, pc.CAR_BODY)
-        free = ident(J, pc.CAR_FREE_JOINT)
-        self._qpos0, self._qvel0 = m.jnt_qposadr[free], m.jnt_dofadr[free]
-        self._steer_qpos = [m.jnt_qposadr[ident(J, n)] for n in pc.STEER_JOINTS]
-        self._steer_act = [ident(A, n) for n in pc.STEER_ACTUATORS]
-        self._drive_act = [ident(A, n) for n in pc.DRIVE_ACTUATORS]
+        G = mujoco.mjtObj.mjOBJ_GEOM
         self._rear_car, self._front_car = ident(G, pc.REAR_CAR_GEOM), ident(G, pc.FRONT_CAR_GEOM)
-        self._grip_geoms = [ident(G, n) for n in (*pc.WHEEL_GEOMS, pc.ROAD_GEOM)]
-        self._base_friction = m.geom_friction[self._grip_geoms, 0].copy()
-        # Every body whose root ancestor is the car: chassis, steering knuckles, wheels.
-        self._car_bodies = np.flatnonzero(m.body_rootid == self._car_body)
-        self._base_mass = m.body_mass[self._car_bodies].copy()
-        self._base_inertia = m.body_inertia[self._car_bodies].copy()
-        self._applied_mass_scale = 1.0
         sensor = mujoco.mjtObj.mjOBJ_SENSOR
         adrs = [m.sensor_adr[ident(sensor, n)] for n in pc.RANGE_SENSORS]
         self._range_slice = slice(min(adrs), min(adrs) + len(adrs))
@@ -213,21 +201,7 @@ class ParkingEnv(gym.Env):
 
     def set_physics(self, friction_scale: float = 1.0, mass_scale: float = 1.0) -> None:
         """Scale road/tyre friction and the mass and inertia of every car body; applies from the next reset."""
-        for name, value in (("friction_scale", friction_scale), ("mass_scale", mass_scale)):
-            if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
-                raise LiquidControlError(f"{name}={value!r} is invalid; expected a finite number > 0.")
-        self._friction_scale, self._mass_scale = float(friction_scale), float(mass_scale)
-
-    def _apply_physics(self) -> None:
-        m = self.model
-        m.geom_friction[self._grip_geoms, 0] = self._base_friction * self._friction_scale
-        if self._mass_scale != self._applied_mass_scale:
-            m.body_mass[self._car_bodies] = self._base_mass * self._mass_scale
-            m.body_inertia[self._car_bodies] = self._base_inertia * self._mass_scale
-            # Derived constants (subtree masses, inverse weights of the contact solver) follow
-            # the new inertia; at scale 1 this reproduces the compiled model exactly.
-            mujoco.mj_setConst(m, self.data)
-            self._applied_mass_scale = self._mass_scale
+        self.car.set_physics(friction_scale, mass_scale)
 
     def _place_neighbours(self, rng: np.random.Generator) -> None:
         """Draw the slot and move the two parked cars (static geoms) there."""
@@ -255,14 +229,12 @@ class ParkingEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         rng = self.np_random
-        self._apply_physics()
+        self.car.apply_physics(self.data)
         self._place_neighbours(rng)
         x = 0.5 * self.slot.length + rng.uniform(*START_X_RANGE)
         y, yaw = rng.uniform(*START_Y_RANGE), rng.uniform(*START_YAW_RANGE)
         mujoco.mj_resetData(self.model, self.data)
-        q = self.data.qpos
-        q[self._qpos0:self._qpos0 + 7] = (x, y, pc.AXLE_HEIGHT,
-                                          math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
+        self.car.place(self.data, x, y, yaw)
         mujoco.mj_forward(self.model, self.data)
         self._reset_counters()
         self._potential = self._distance_to_goal(x, y, yaw)
@@ -313,28 +285,13 @@ class ParkingEnv(gym.Env):
         ds, dv = pc.STEER_RATE * self.control_period, pc.MAX_ACCEL * self.control_period
         self._steer_target += min(max(steer_cmd - self._steer_target, -ds), ds)
         self._speed_target += min(max(speed_cmd - self._speed_target, -dv), dv)
-        kappa = math.tan(self._steer_target) / pc.WHEELBASE
-        half_track = 0.5 * pc.TRACK
-        # Inner and outer wheel angles meet on the rear-axle line (Ackermann).
-        left = math.atan(pc.WHEELBASE * kappa / (1.0 - half_track * kappa))
-        right = math.atan(pc.WHEELBASE * kappa / (1.0 + half_track * kappa))
-        ctrl = self.data.ctrl
-        ctrl[self._steer_act[0]], ctrl[self._steer_act[1]] = left, right
-        wheel = self._speed_target / pc.WHEEL_RADIUS
-        ctrl[self._drive_act[0]] = wheel * (1.0 - half_track * kappa)
-        ctrl[self._drive_act[1]] = wheel * (1.0 + half_track * kappa)
+        self.car.actuate(self.data, self._steer_target, self._speed_target)
 
     def _observe(self) -> np.ndarray:
-        # Plain floats from one tolist() each: far cheaper than indexing numpy scalars.
-        i, j = self._qpos0, self._qvel0
-        x, y, _, w, qx, qy, qz = self.data.qpos[i:i + 7].tolist()
-        vx, vy = self.data.qvel[j:j + 2].tolist()
-        yaw = math.atan2(2.0 * (w * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
+        x, y, yaw, self._speed = self.car.pose_speed(self.data)
         c, s = math.cos(yaw), math.sin(yaw)
         self._pose = (x, y, yaw)
-        self._speed = vx * c + vy * s
-        q = self.data.qpos
-        steer = 0.5 * (q[self._steer_qpos[0]] + q[self._steer_qpos[1]])
+        steer = self.car.steering(self.data)
         top = pc.MAX_RANGE
         # A rangefinder reads -1 when nothing is within its ray: report the max range.
         ranges = [top if r < 0.0 or r > top else r
@@ -345,8 +302,7 @@ class ParkingEnv(gym.Env):
 
     def _in_contact(self) -> bool:
         """Any contact involving the chassis (only obstacles can touch it)."""
-        ncon = self.data.ncon
-        return bool(ncon) and self._chassis in self.data.contact.geom[:ncon].ravel().tolist()
+        return self.car.in_contact(self.data)
 
     def _is_unstable(self) -> bool:
         if any(w.number for w in self._warnings):

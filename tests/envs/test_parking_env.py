@@ -110,13 +110,13 @@ def test_instability_ends_the_episode_with_a_flag():
 def test_set_physics_applies_from_next_reset_and_validates():
     env = envs.ParkingEnv()
     env.reset(seed=0)
-    road = env.model.geom_friction[env._grip_geoms[-1], 0]
-    mass = env.model.body_mass[env._car_body]
+    road = env.model.geom_friction[env.car.grip_geoms[-1], 0]
+    mass = env.model.body_mass[env.car.body]
     env.set_physics(friction_scale=0.5, mass_scale=1.5)
-    assert env.model.geom_friction[env._grip_geoms[-1], 0] == road
+    assert env.model.geom_friction[env.car.grip_geoms[-1], 0] == road
     env.reset(seed=0)
-    assert env.model.geom_friction[env._grip_geoms[-1], 0] == pytest.approx(0.5 * road)
-    assert env.model.body_mass[env._car_body] == pytest.approx(1.5 * mass)
+    assert env.model.geom_friction[env.car.grip_geoms[-1], 0] == pytest.approx(0.5 * road)
+    assert env.model.body_mass[env.car.body] == pytest.approx(1.5 * mass)
     with pytest.raises(LiquidControlError, match="friction_scale"):
         env.set_physics(friction_scale=float("nan"))
     with pytest.raises(LiquidControlError, match="mass_scale"):

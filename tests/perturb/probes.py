@@ -252,7 +252,7 @@ def car_mass(env: gym.Env) -> float:
     """Total mass of the car subtree in the compiled model, kg."""
     u = env.unwrapped
     m = u.model
-    return float(m.body_mass[m.body_rootid == u._car_body].sum())
+    return float(m.body_mass[m.body_rootid == u.car.body].sum())
 
 
 def bicycle_angle(steering_obs: np.ndarray) -> np.ndarray:
@@ -357,7 +357,7 @@ def verify_rain(wrap: Wrap, severity: int) -> None:
     env = wrap(parking())
     env.reset(seed=0)
     u = env.unwrapped
-    np.testing.assert_allclose(u.model.geom_friction[u._grip_geoms, 0], level["friction"] * u._base_friction)
+    np.testing.assert_allclose(u.model.geom_friction[u.car.grip_geoms, 0], level["friction"] * u.car.base_friction)
     clean = parking()
     clean.unwrapped.set_physics(friction_scale=level["friction"])
     episodes = lockstep(env, EPISODE, seeds=[0, 1, 2, 3, 4], clean=clean)
@@ -438,7 +438,7 @@ def verify_friction(wrap: Wrap, severity: int) -> None:
     u = env.unwrapped
     m, nominal = u.model, parking().unwrapped.model
     expected = nominal.geom_friction.copy()
-    expected[u._grip_geoms, 0] *= level
+    expected[u.car.grip_geoms, 0] *= level
     np.testing.assert_allclose(m.geom_friction, expected, rtol=1e-12)
     check_effects(physics_effects(env), FRICTION_EFFECTS[level])
 
@@ -449,10 +449,10 @@ def verify_mass(wrap: Wrap, severity: int) -> None:
     env = wrap(parking())
     env.reset(seed=0)
     u, nominal = env.unwrapped, parking().unwrapped.model
-    car = u.model.body_rootid == u._car_body
+    car = u.model.body_rootid == u.car.body
     assert car.sum() == 7  # chassis, 2 steering knuckles, 4 wheels
     np.testing.assert_allclose(car_mass(env), level * pc.CAR_MASS, rtol=1e-12)
-    np.testing.assert_allclose(u.model.body_subtreemass[u._car_body], level * pc.CAR_MASS, rtol=1e-12)
+    np.testing.assert_allclose(u.model.body_subtreemass[u.car.body], level * pc.CAR_MASS, rtol=1e-12)
     np.testing.assert_allclose(u.model.body_inertia[car], level * nominal.body_inertia[car], rtol=1e-12)
     np.testing.assert_array_equal(u.model.body_mass[~car], nominal.body_mass[~car])
     check_effects(physics_effects(env), MASS_EFFECTS[level])

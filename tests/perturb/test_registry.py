@@ -74,8 +74,8 @@ def test_composition_order_and_independent_streams():
     assert isinstance(env.env.env.env, ObservationNoise)
     env.reset(seed=0)
     u = base.unwrapped
-    np.testing.assert_allclose(u.model.geom_friction[u._grip_geoms, 0], 0.55 * u._base_friction)
-    assert u._mass_scale == pytest.approx(1.25)
+    np.testing.assert_allclose(u.model.geom_friction[u.car.grip_geoms, 0], 0.55 * u.car.base_friction)
+    assert u.car.mass_scale == pytest.approx(1.25)
     # Two independent noise sources of sigma 0.1 x 0.5 m add up to sigma 0.05 m x sqrt(2) on x.
     clean = parking()
     clean.unwrapped.set_physics(friction_scale=0.55, mass_scale=1.25)
@@ -88,7 +88,7 @@ def test_physics_factors_multiply():
     base = parking()
     apply_perturbations(base, [("rain", 5), ("friction", 5)], seed=0).reset(seed=0)
     u = base.unwrapped
-    np.testing.assert_allclose(u.model.geom_friction[u._grip_geoms, 0], 0.5 * 0.25 * u._base_friction)
+    np.testing.assert_allclose(u.model.geom_friction[u.car.grip_geoms, 0], 0.5 * 0.25 * u.car.base_friction)
 
 
 def test_groups_restrict_channels():
