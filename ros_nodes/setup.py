@@ -20,7 +20,7 @@ setup(
     maintainer_email="maintainers@liquidcontrol.invalid",
     description="liquidcontrol policy bundles as ROS 2 nodes, and a MuJoCo sim bridge.",
     license="Apache-2.0",
-    tests_require=["pytest"],
+    extras_require={"test": ["pytest"]},
     entry_points={
         "console_scripts": [
             "policy_node = liquidcontrol_ros.policy_node:main",

@@ -97,6 +97,7 @@ class PolicyCore:
         self.latencies: list[float] = []
         self.last_reason = ""
         self.last_dt: float | None = None
+        self._last_step: float | None = None
         self.reset()
 
     # -- inputs -----------------------------------------------------------
@@ -214,7 +215,7 @@ class PolicyCore:
     def reset(self) -> None:
         """Zero the recurrent state and wait for a fresh message on every input (the reset service)."""
         self.runner.reset()
-        self._last_step: float | None = None
+        self._last_step = None
         for t in self.topics.values():
             t.received_at = None
         for buf, offset, _, initial in self._previous:

@@ -12,6 +12,7 @@ status 2 (not a crash loop: a launch file with respawn off stops there).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 from typing import Any
@@ -111,10 +112,10 @@ class PolicyNode(Node):
         for put, value in zip(self._setters, command.values):
             put(body, value)
         if self._stamped:
-            use_input = self.core.config.command.stamp == "input" and command.stamp is not None
-            seconds = command.stamp if use_input else now
-            msg.header.stamp.sec = int(seconds)  # type: ignore[arg-type]
-            msg.header.stamp.nanosec = int(round((seconds - int(seconds)) * 1e9)) % 1_000_000_000  # type: ignore[operator]
+            seconds = now
+            if self.core.config.command.stamp == "input" and command.stamp is not None:
+                seconds = command.stamp
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(int(round(seconds * 1e9)), 1_000_000_000)
             msg.header.frame_id = self.core.config.command.frame_id
         return msg
 
@@ -151,13 +152,34 @@ def _plain(value: Any) -> Any:
         return value
 
 
+def spin(node: Node) -> None:
+    """Spin ``node`` until shutdown: in rclpy's EventsExecutor where this rclpy has it (Jazzy; a
+    quarter of the loop latency, see ros_nodes/README.md), else the SingleThreadedExecutor.
+    ``LIQUIDCONTROL_ROS_EXECUTOR=single`` forces the latter. The EventsExecutor is driven by
+    ``spin_once`` calls: its ``spin()`` served no timers in rclpy 7.1.6 (Jazzy wheels)."""
+    executor: Any = None
+    if os.environ.get("LIQUIDCONTROL_ROS_EXECUTOR", "events") != "single":
+        try:
+            from rclpy.experimental import EventsExecutor
+
+            executor = EventsExecutor(context=node.context)
+        except ImportError:
+            executor = None
+    if executor is None:
+        rclpy.spin(node)
+        return
+    executor.add_node(node)
+    while node.context.ok():
+        executor.spin_once(timeout_sec=0.1)
+
+
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     node = None
     code = 0
     try:
         node = PolicyNode()
-        rclpy.spin(node)
+        spin(node)
     except LiquidControlError as exc:
         rclpy.logging.get_logger("policy_node").error(f"cannot start: {exc}")
         code = EXIT_BAD_CONFIG

@@ -57,11 +57,12 @@ class ParkingSim:
 
         if not seeds:
             raise LiquidControlError("the sim bridge needs at least one episode seed.")
-        self.env = gym.make("liquidcontrol/Parking-v0").unwrapped
+        env: Any = gym.make("liquidcontrol/Parking-v0").unwrapped
+        self.env = env
         self.range_names = [name.replace("range_", "") for name in RANGE_SENSORS]
         self.seeds = [int(s) for s in seeds]
-        self.period = float(self.env.control_period)
-        self._scales = np.array([a["scale"] for a in self.env.action_layout], dtype=np.float64)
+        self.period = float(env.control_period)
+        self._scales = np.array([a["scale"] for a in env.action_layout], dtype=np.float64)
         self.results: list[EpisodeResult] = []
         self.seed: int | None = None
         self.steps = 0
