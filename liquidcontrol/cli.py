@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("liquidcontrol.train.cli", "behaviour cloning + DAgger for any model kind"),
     "eval": ("liquidcontrol.evaluate.cli", "evaluate a bundle or the expert, clean and perturbed"),
     "export": ("liquidcontrol.export.cli", "export a checkpoint to an ONNX policy bundle"),
-    "bench": ("liquidcontrol.bench.cli", "benchmarks: 'bench models', 'bench env TASK'"),
+    "bench": ("liquidcontrol.bench.cli", "benchmarks: 'bench models', 'bench env TASK', 'bench runtime'"),
 }
 
 # Top-level import name -> the optional extra of pyproject.toml that provides it.

@@ -122,6 +122,21 @@ print(json.dumps(out))
 """
 
 
+SHIPPED_SCRIPT = """
+import json, sys
+import numpy as np
+from liquidcontrol.runtime import PolicyRunner, available_pretrained, load_card, pretrained
+steps = {}
+for name in available_pretrained():
+    card = load_card(pretrained(name))
+    obs = np.full(card.obs_dim, 0.1, np.float32)
+    steps[name] = [PolicyRunner(pretrained(name), backend=b).step(obs, card.control_period_s).tolist()
+                   for b in ("onnxruntime", "numpy")]
+foreign = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "mujoco", "gymnasium", "onnx", "cv2"))
+print(json.dumps({"steps": steps, "foreign": foreign}))
+"""
+
+
 def test_runtime_only_venv_runs_a_bundle(wheel: Path, tmp_path: Path) -> None:
     from liquidcontrol.policies.registry import make_policy
 
@@ -148,3 +163,8 @@ def test_runtime_only_venv_runs_a_bundle(wheel: Path, tmp_path: Path) -> None:
     assert {out[m] for m in ("torch", "mujoco", "onnx", "gymnasium")} == {"missing"}
     for backend in ("onnxruntime", "numpy"):
         assert np.abs(np.array(out[backend]) - np.array(expected)).max() <= 1e-5, backend
+    # The bundles shipped inside the wheel step there too, and nothing beyond numpy/onnxruntime was imported.
+    shipped = json.loads(_run([str(python), "-c", SHIPPED_SCRIPT], cwd=tmp_path).stdout.splitlines()[-1])
+    assert sorted(shipped["steps"]) == sorted(p.name for p in (REPO / "policies" / "pretrained").glob("*/card.json")
+                                              for p in [p.parent])
+    assert all(len(a) == 2 for a in shipped["steps"].values()) and shipped["foreign"] == []

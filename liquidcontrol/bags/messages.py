@@ -121,8 +121,10 @@ def channel_value(msg: Any, channel: Channel, msgtype: str) -> float:
 
 
 def _from_quaternion(convert: str, x: float, y: float, z: float, w: float) -> float:
-    """Heading (rotation about z, REP-103) of a quaternion, or its cosine / sine."""
-    cos_yaw = 1.0 - 2.0 * (y * y + z * z)
+    """Heading (rotation about z, REP-103) of a quaternion, or its cosine / sine: the rotation
+    matrix entries R00 = w^2 + x^2 - y^2 - z^2 and R10 = 2 (w z + x y) (equal to the usual
+    1 - 2 (y^2 + z^2) for a unit quaternion)."""
+    cos_yaw = w * w + x * x - y * y - z * z
     sin_yaw = 2.0 * (w * z + x * y)
     if convert == "cos_yaw":
         return cos_yaw
@@ -136,32 +138,34 @@ def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
     return 0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0)
 
 
-def heading_for(cos_value: float | None, sin_value: float | None, yaw: float | None) -> float:
-    """The heading to write for the recorded channels.
+def heading_quaternion(cos_value: float | None, sin_value: float | None,
+                       yaw: float | None) -> tuple[float, float, float, float]:
+    """(x, y, z, w) of the heading to write for the recorded channels.
 
-    A float32 (cos, sin) pair is not exactly on the unit circle, so
-    ``atan2`` alone may read back one of them as the neighbouring float32.
-    The headings tried are ``atan2(sin, cos)`` and the ones that keep the
-    sine (or the cosine) exact, each nudged by up to 8 nrad; the first whose
-    cosine and sine read back as the recorded float32 values is written, which
-    makes the bag exactly equivalent to the in-memory demonstration (the
-    closest one otherwise: the reader then differs by one float32 step).
+    With a ``yaw``, or only one of cos / sin: the unit quaternion of that
+    heading. With both: ``w = sqrt((r + cos) / 2)``, ``z = sign(sin) sqrt((r - cos) / 2)``
+    with ``r = hypot(cos, sin)``: the rotation by ``atan2(sin, cos)`` scaled
+    by ``sqrt(r)``. A float32 (cos, sin) pair lies on the unit circle only to
+    float32 precision (``|r - 1|`` ~ 1e-7, so the quaternion is unit to that
+    precision too), and this one reads back (:func:`channel_value`:
+    ``w^2 - z^2`` and ``2 w z``) as exactly the recorded float32 values: the bag
+    is then value for value the in-memory demonstration.
     """
-    if yaw is not None:
-        return float(yaw)
-    c = 1.0 if cos_value is None else float(cos_value)
-    s = 0.0 if sin_value is None else float(sin_value)
-    want_c, want_s = np.float32(c), np.float32(s)
-    bases = (math.atan2(s, c), math.atan2(s, math.copysign(math.sqrt(max(0.0, 1.0 - s * s)), c)),
-             math.atan2(math.copysign(math.sqrt(max(0.0, 1.0 - c * c)), s), c))
-    for base in bases:
-        for k in range(17):
-            candidate = base + (k + 1) // 2 * (1 if k % 2 else -1) * 1e-9
-            q = yaw_quaternion(candidate)
-            if ((cos_value is None or np.float32(_from_quaternion("cos_yaw", *q)) == want_c)
-                    and (sin_value is None or np.float32(_from_quaternion("sin_yaw", *q)) == want_s)):
-                return candidate
-    return bases[0]
+    if yaw is not None or cos_value is None or sin_value is None:
+        if yaw is None:
+            yaw = math.acos(max(-1.0, min(1.0, cos_value))) if cos_value is not None else \
+                math.asin(max(-1.0, min(1.0, float(sin_value or 0.0))))
+        return yaw_quaternion(float(yaw))
+    c, s = float(cos_value), float(sin_value)
+    r = math.hypot(c, s)
+    # r - c (or r + c) written as s^2 / (r + c): no cancellation when the heading is near 0 (or pi).
+    if c >= 0:
+        w2 = (r + c) / 2.0
+        z2 = s * s / (2.0 * (r + c)) if r + c > 0 else 0.0
+    else:
+        z2 = (r - c) / 2.0
+        w2 = s * s / (2.0 * (r - c))
+    return 0.0, 0.0, math.copysign(math.sqrt(z2), s), math.sqrt(w2)
 
 
 def stamp(store: Any, ns: int) -> Any:

@@ -83,8 +83,7 @@ class _TopicWriter:
             m.set_path(msg, steps, float(row[col]) * scale)
         for field_path, columns in self.headings.items():
             values = {k: float(obs[c]) for k, c in columns.items()}
-            yaw = m.heading_for(values.get("cos_yaw"), values.get("sin_yaw"), values.get("yaw"))
-            x, y, z, w = m.yaw_quaternion(yaw)
+            x, y, z, w = m.heading_quaternion(values.get("cos_yaw"), values.get("sin_yaw"), values.get("yaw"))
             quat = self.store.types["geometry_msgs/msg/Quaternion"](x=x, y=y, z=z, w=w)
             m.set_path(msg, Channel("q", self.topic, field_path).steps(), quat)
         return bytes(self.store.serialize_cdr(msg, self.spec.type))

@@ -1,4 +1,4 @@
-"""``liquidcontrol bench models`` and ``liquidcontrol bench env parking``.
+"""``liquidcontrol bench models``, ``liquidcontrol bench env parking`` and ``liquidcontrol bench runtime``.
 
 Benchmarks print ratios against a reference measured in the same run on the
 same machine; they never assert timings (machines are shared and noisy).
@@ -12,6 +12,7 @@ import importlib
 TARGETS = {
     "models": "liquidcontrol.bench.models",
     "env": "liquidcontrol.bench.env",
+    "runtime": "liquidcontrol.bench.runtime",
 }
 
 

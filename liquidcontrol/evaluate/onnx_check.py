@@ -30,6 +30,10 @@ from liquidcontrol.rollout import EpisodeRecord, TorchPolicyAgent, run_episodes
 
 MIN_AGREEMENT = 0.98
 ACTION_TOLERANCE = 1e-4  # action units; torch vs onnxruntime float32 differ by ~1e-6
+#: Largest |torch fp32 - ONNX| action allowed per precision of policy.onnx (action units, actions in
+#: [-1, 1]). Measured over closed loops of the shipped bundles (see README, "Quantised export"):
+#: fp16 differs by up to ~1e-2, int8 (dynamic quantisation) by up to ~2e-1.
+PRECISION_TOLERANCE = {"fp32": ACTION_TOLERANCE, "fp16": 0.05, "int8": 0.5}
 
 
 class _ShadowAgent:
@@ -100,3 +104,23 @@ def onnx_check(torch_episodes: Sequence[EpisodeRecord], onnx_episodes: Sequence[
         "max_abs_action_delta": max_delta if np.isfinite(max_delta) else None,
         "action_tolerance": action_tolerance, "steps_compared": steps_compared, "passed": bool(passed),
     }
+
+
+def check_bundle(policy: Any, bundle: str | Path, task: Any, episodes: int, n_envs: int = 8,
+                 min_agreement: float = MIN_AGREEMENT, action_tolerance: float | None = None,
+                 progress: bool = False) -> dict[str, Any]:
+    """The ONNX check of ``bundle`` against the float32 torch ``policy`` on ``episodes`` held-out
+    seeds of ``task``; the action tolerance defaults to the one of the bundle's ONNX precision."""
+    from liquidcontrol.evaluate.agents import runtime_agent, torch_agent
+    from liquidcontrol.evaluate.sweep import CLEAN, evaluate
+    from liquidcontrol.runtime.card import load_card
+    from liquidcontrol.seeds import evaluation_seeds
+
+    precision = load_card(bundle).onnx_precision
+    tolerance = PRECISION_TOLERANCE[precision] if action_tolerance is None else action_tolerance
+    common = dict(n_episodes=episodes, seed=0, n_envs=n_envs, progress=progress, env_kwargs=task.env_kwargs)
+    runs = [evaluate(agent, task.env_id, [CLEAN], **common).conditions[0].episodes  # type: ignore[arg-type]
+            for agent in (torch_agent(policy), runtime_agent(bundle))]
+    delta, steps = max_action_delta(policy, bundle, task.env_id, evaluation_seeds(episodes), n_envs=n_envs,
+                                    env_kwargs=task.env_kwargs)
+    return {"precision": precision, **onnx_check(runs[0], runs[1], delta, steps, min_agreement, tolerance)}

@@ -225,7 +225,7 @@ def _finish(tmp: Path) -> None:
 
 
 def save_bundle(folder: str | Path, policy: RecurrentPolicy, card_fields: dict[str, Any] | None = None,
-                exporter: str = "dynamo") -> PolicyCard:
+                exporter: str = "dynamo", precision: str = "fp32") -> PolicyCard:
     """Write ``policy.onnx``, ``weights.safetensors``, ``weights.npz``, ``card.json`` and
     ``manifest.json`` into ``folder``, as a whole.
 
@@ -233,13 +233,21 @@ def save_bundle(folder: str | Path, policy: RecurrentPolicy, card_fields: dict[s
     a temporary sibling folder that then replaces ``folder`` (the previous
     bundle is deleted only once the new one is in place; on any error it is
     left untouched). ``folder`` must be new, empty or a bundle. Returns the card.
+    ``precision`` "fp16" / "int8" writes ``policy.onnx`` in that number format
+    (:mod:`liquidcontrol.export.precision`; the card says which); the torch and
+    numpy weights stay float32.
     """
+    from liquidcontrol.export.precision import convert_onnx_file
+
     folder = Path(folder)
     card = card_from_policy(policy, **(card_fields or {}))
+    card.onnx_precision = precision
+    card.validate()
     _check_replaceable(folder)
     try:
         with atomic_folder(folder) as tmp:
             export_onnx(policy, tmp / ONNX_FILE, card, exporter=exporter)
+            convert_onnx_file(tmp / ONNX_FILE, precision)
             save_weights(policy, tmp / TORCH_FILE)
             if numpy_exportable(policy):  # image inputs: onnxruntime only, no weights.npz
                 _write_npz(tmp / NUMPY_FILE, numpy_program(policy))

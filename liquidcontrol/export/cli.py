@@ -24,6 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="JSON file with extra card fields: observation / action layouts, training, evaluation")
     parser.add_argument("--exporter", choices=["dynamo", "torchscript"], default="dynamo",
                         help="torch ONNX exporter (default: dynamo, the compact graph; torchscript exports faster)")
+    parser.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp32",
+                        help="number format of policy.onnx: fp16 weights and arithmetic, or int8 dynamic "
+                             "quantisation (inputs and outputs stay float32; default: fp32)")
+    parser.add_argument("--check-episodes", type=int, default=None, metavar="N",
+                        help="run the closed-loop ONNX check against the fp32 torch policy on N held-out episodes "
+                             "before the bundle is written (default: 100 for fp16/int8, 0 = no check for fp32)")
+    parser.add_argument("--action-tolerance", type=float, default=None,
+                        help="largest |torch - ONNX| action the check allows (default: the precision's, "
+                             "see liquidcontrol.evaluate.onnx_check.PRECISION_TOLERANCE)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,10 +46,47 @@ def run(args: argparse.Namespace) -> int:
         fields.update(_read_json(Path(args.card_fields)))
     for key, value in _env_layouts(str(fields.get("env_id", ""))).items():
         fields.setdefault(key, value)
-    card = save_bundle(args.out, policy, fields, exporter=args.exporter)
+    episodes = args.check_episodes if args.check_episodes is not None else (0 if args.precision == "fp32" else 100)
+    if episodes < 0:
+        raise LiquidControlError(f"--check-episodes must be 0 or more, got {episodes}.")
+    if episodes:
+        card = _save_checked(Path(args.out), policy, fields, args, episodes)
+    else:
+        card = save_bundle(args.out, policy, fields, exporter=args.exporter, precision=args.precision)
     print(f"exported {card.model_kind} policy ({card.parameter_count} parameters, obs {card.obs_dim}, "
           f"action {card.act_dim}, state {card.state_dim}) to {args.out}")
     return 0
+
+
+def _save_checked(out: Path, policy: Any, fields: dict[str, Any], args: argparse.Namespace, episodes: int) -> Any:
+    """Export into a temporary folder, run the ONNX check there, and put the bundle in place only if it
+    passed (a failed check leaves ``out`` as it was)."""
+    from liquidcontrol.evaluate.onnx_check import check_bundle
+    from liquidcontrol.export.bundle import _check_replaceable, save_bundle, update_bundle_card
+    from liquidcontrol.fileio import atomic_folder
+    from liquidcontrol.tasks import get_task, task_for_env
+
+    task = get_task(fields["task"]) if fields.get("task") else task_for_env(str(fields.get("env_id", "")))
+    if task is None:
+        raise LiquidControlError(f"the ONNX check needs the task of env {fields.get('env_id')!r}; none is registered "
+                                 "(pass --check-episodes 0 to export unchecked).")
+    _check_replaceable(out)
+    with atomic_folder(out) as tmp:
+        staged = tmp / "bundle"
+        save_bundle(staged, policy, fields, exporter=args.exporter, precision=args.precision)
+        check = check_bundle(policy, staged, task, episodes, action_tolerance=args.action_tolerance)
+        print(json.dumps({"onnx_check": check}, indent=2))
+        if not check["passed"]:
+            raise LiquidControlError(
+                f"the {args.precision} export failed the ONNX check against fp32 (seed agreement "
+                f"{check['seed_agreement']:.3f}, needed {check['min_agreement']}; largest action difference "
+                f"{check['max_abs_action_delta']}, allowed {check['action_tolerance']}); {out} was left as it was.")
+        evaluation = {**dict(fields.get("evaluation") or {}), "onnx_check": check}
+        card = update_bundle_card(staged, evaluation=evaluation)
+        for item in staged.iterdir():
+            item.rename(tmp / item.name)
+        staged.rmdir()
+    return card
 
 
 def _env_layouts(env_id: str) -> dict[str, Any]:
@@ -74,6 +120,8 @@ def _load_source(source: Path) -> tuple[Any, dict[str, Any]]:
         card = load_card(source)
         fields = {"env_id": card.env_id, "observation": card.observation, "action": card.action,
                   "training": card.training, "evaluation": card.evaluation}
+        if card.task:
+            fields["task"] = card.task
         return load_policy(source), fields
     if (source / "progress.json").is_file():
         from liquidcontrol.train.checkpoint import load_checkpoint

@@ -22,7 +22,8 @@ Schema (``format_version`` 2)::
                 "wiring_seed": 22222, "parameter_count": 740,
                 "trainable_parameter_count": 626},
       "act_dim": 2, "state_dim": 12,
-      "onnx": {"inputs": ["obs", "state", "dt"], "outputs": ["action", "state_out"]},
+      "onnx": {"inputs": ["obs", "state", "dt"], "outputs": ["action", "state_out"],
+               "precision": "fp16"},                   # optional: fp32 (default), fp16 or int8
       "training": {...},     # free-form recipe (algorithm, data, epochs, seed ...)
       "evaluation": {...}    # free-form results (success rates, curves ...)
     }
@@ -67,6 +68,8 @@ DEFAULT_OUTPUTS = ["action", "state_out"]
 MODEL_KINDS = KIND_NAMES  # the one list of kinds (liquidcontrol.kinds)
 VECTOR_DTYPE, IMAGE_DTYPE = "float32", "uint8"
 IMAGE_LAYOUT = {"kind": "image", "channels": "RGB"}
+#: Number formats of ``policy.onnx`` (its inputs and outputs stay float32 in every one).
+ONNX_PRECISIONS = ("fp32", "fp16", "int8")
 
 #: Upper bounds of the card's numbers (anything larger is a corrupt card, not a policy).
 MAX_CONTROL_PERIOD_S = 3600.0
@@ -102,6 +105,7 @@ class PolicyCard:
     parameter_count: int = 0
     trainable_parameter_count: int | None = None
     onnx_outputs: list[str] = field(default_factory=lambda: list(DEFAULT_OUTPUTS))
+    onnx_precision: str = "fp32"
     training: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
@@ -184,7 +188,8 @@ class PolicyCard:
             },
             "act_dim": flat["act_dim"],
             "state_dim": flat["state_dim"],
-            "onnx": {"inputs": self.onnx_inputs, "outputs": flat["onnx_outputs"]},
+            "onnx": {"inputs": self.onnx_inputs, "outputs": flat["onnx_outputs"],
+                     **({"precision": self.onnx_precision} if self.onnx_precision != "fp32" else {})},
             "training": flat["training"],
             "evaluation": flat["evaluation"],
         })
@@ -225,6 +230,7 @@ class PolicyCard:
             parameter_count=_optional(model, "parameter_count", int, msrc) or 0,
             trainable_parameter_count=_optional(model, "trainable_parameter_count", int, msrc),
             onnx_outputs=_require(onnx_io, "outputs", list, f"{source} onnx"),
+            onnx_precision=_optional(onnx_io, "precision", str, f"{source} onnx") or "fp32",
             training=_optional(data, "training", dict, source) or {},
             evaluation=_optional(data, "evaluation", dict, source) or {},
         )
@@ -281,6 +287,9 @@ class PolicyCard:
                     f"{source} says {key}={getattr(self, key)} but its model config says {_short(said)}.")
         if list(self.onnx_outputs) != DEFAULT_OUTPUTS:
             raise LiquidControlError(f"{source} lists ONNX outputs {_short(self.onnx_outputs)}; expected {DEFAULT_OUTPUTS}.")
+        if self.onnx_precision not in ONNX_PRECISIONS:
+            raise LiquidControlError(f"{source} gives onnx precision {_short(self.onnx_precision)}; expected one of "
+                                     f"{', '.join(ONNX_PRECISIONS)}.")
         self._check_strict_json(source)
 
     def _check_strict_json(self, source: str) -> None:

@@ -276,3 +276,19 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"error: bag mapping file {tmp_path / 'm.yaml'} does not exist." and "\n" not in err
+
+
+def test_headings_read_back_as_the_recorded_float32_cos_and_sin():
+    from liquidcontrol.bags.messages import _from_quaternion, heading_quaternion
+
+    theta = np.random.default_rng(1).uniform(-np.pi, np.pi, 20_000)
+    pairs = np.stack([np.cos(theta), np.sin(theta)], 1).astype(np.float32)  # as an env computes them
+    pairs = np.concatenate([pairs, np.float32([[1, 0], [-1, 0], [0, 1], [0, -1]])])
+    mismatches, worst_norm = 0, 0.0
+    for c, s in pairs:
+        q = heading_quaternion(float(c), float(s), None)
+        back = np.float32(_from_quaternion("cos_yaw", *q)), np.float32(_from_quaternion("sin_yaw", *q))
+        mismatches += back != (c, s)
+        worst_norm = max(worst_norm, abs(sum(v * v for v in q) - 1.0))
+    assert mismatches == 0
+    assert worst_norm <= 1e-6  # unit to float32 precision (tf2 accepts 1e-2)
