@@ -19,7 +19,7 @@ raises and resets the state to zeros). ``dt`` must lie in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -54,14 +54,23 @@ class PolicyRunner:
     lowest latency for these tiny models; vector inputs only). Outputs agree
     to about 1e-6. If the bundle has a ``manifest.json``, every file read is
     checked against its sha256 first.
+
+    ``providers`` (onnxruntime only): the execution providers to try in
+    order, names or ``(name, options)`` pairs as onnxruntime takes them, e.g.
+    ``["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]``
+    on a Jetson; default the CPU provider alone. A name this onnxruntime
+    build does not offer is refused with one error.
     """
 
-    def __init__(self, bundle_dir: str | Path, backend: str = "onnxruntime") -> None:
+    def __init__(self, bundle_dir: str | Path, backend: str = "onnxruntime",
+                 providers: Sequence[str | tuple[str, dict[str, Any]]] | None = None) -> None:
         folder = Path(bundle_dir)
         if not folder.is_dir():
             raise LiquidControlError(f"policy bundle folder {folder} does not exist.")
         if backend not in BACKENDS:
             raise LiquidControlError(f"unknown runtime backend {backend!r}; expected one of {', '.join(BACKENDS)}.")
+        if providers is not None and backend != "onnxruntime":
+            raise LiquidControlError("execution providers choose how onnxruntime runs; the numpy backend takes none.")
         self.folder = folder
         self.backend = backend
         manifest = read_manifest(folder)
@@ -78,7 +87,7 @@ class PolicyRunner:
         if backend == "onnxruntime":
             path = folder / ONNX_FILE
             data = read_verified(folder, ONNX_FILE, manifest, missing=f"the bundle has no ONNX model at {path}.")
-            self._run: StepFn = _onnx_step_fn(path, data, card)
+            self._run: StepFn = _onnx_step_fn(path, data, card, providers)
         else:
             from liquidcontrol.runtime.numpy_backend import load_numpy_step
 
@@ -327,10 +336,28 @@ def _brief(value: Any) -> str:
 _ORT_TYPES = {"float32": "tensor(float)", "uint8": "tensor(uint8)"}
 
 
-def _onnx_step_fn(path: Path, data: bytes, card: PolicyCard) -> StepFn:
+def _check_providers(ort: Any, providers: Any) -> list[Any]:
+    """The providers list for the session (default: CPU alone); unknown names are one error."""
+    if providers is None:
+        return ["CPUExecutionProvider"]
+    names = [p[0] if isinstance(p, tuple) and len(p) == 2 and isinstance(p[1], dict) else p for p in providers]
+    if not names or not all(isinstance(n, str) for n in names):
+        raise LiquidControlError(f"providers must be a non-empty list of provider names or (name, options) pairs, "
+                                 f"got {_brief(providers)}.")
+    available = ort.get_available_providers()
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise LiquidControlError(f"onnxruntime execution provider {missing[0]!r} is not available in this onnxruntime "
+                                 f"(available: {', '.join(available)}); install the onnxruntime build for that device.")
+    return list(providers)
+
+
+def _onnx_step_fn(path: Path, data: bytes, card: PolicyCard, providers: Any = None) -> StepFn:
     """A single-threaded onnxruntime session wrapped as ``(obs, state, dt) -> (action, state)``;
     ``obs`` is the ``obs`` array, or a dict ``{obs_<key>: array}`` for a Dict observation."""
     import onnxruntime as ort
+
+    chosen = _check_providers(ort, providers)
 
     opts = ort.SessionOptions()
     # One thread and sequential execution: for a model this small, thread
@@ -341,7 +368,7 @@ def _onnx_step_fn(path: Path, data: bytes, card: PolicyCard) -> StepFn:
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
     try:
-        session = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(data, sess_options=opts, providers=chosen)
     except Exception as exc:  # onnxruntime raises several private exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LiquidControlError(f"cannot load the ONNX model {path}: it is corrupt or not ONNX ({first[:160]}).") from None

@@ -289,3 +289,22 @@ def test_damaged_program(bundle, program) -> None:
     with pytest.raises(LiquidControlError) as exc:
         PolicyRunner(bundle, backend="numpy")
     _one_sentence(exc)
+
+
+def test_execution_providers_are_checked_against_this_onnxruntime():
+    import numpy as np
+
+    from liquidcontrol.runtime import PolicyRunner, pretrained
+
+    bundle = pretrained("parking_cfc_ncp12")
+    cpu = PolicyRunner(bundle, providers=["CPUExecutionProvider"])
+    default = PolicyRunner(bundle)
+    obs = np.full(14, 0.2, np.float32)
+    assert np.array_equal(cpu.step(obs, 0.05), default.step(obs, 0.05))
+    with pytest.raises(LiquidControlError, match=r"provider 'TensorrtExecutionProvider' is not available in this "
+                                                 r"onnxruntime \(available: .*CPUExecutionProvider"):
+        PolicyRunner(bundle, providers=["TensorrtExecutionProvider", "CPUExecutionProvider"])
+    with pytest.raises(LiquidControlError, match="numpy backend takes none"):
+        PolicyRunner(bundle, "numpy", providers=["CPUExecutionProvider"])
+    with pytest.raises(LiquidControlError, match="non-empty list"):
+        PolicyRunner(bundle, providers=[])
