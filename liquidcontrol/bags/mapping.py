@@ -20,8 +20,10 @@ in simulation once its mapping names the robot's topics::
 
 Value of a channel = ``convert(field) / scale``. ``field`` is a dotted path
 with optional indices (``position[0]``, ``data[3]``); ``convert`` is
-``none`` (a number), or ``yaw`` / ``cos_yaw`` / ``sin_yaw`` of a
-``geometry_msgs/Quaternion``. ``frame_id`` and ``set`` (constant fields)
+``none`` (a number), ``yaw`` / ``cos_yaw`` / ``sin_yaw`` of a
+``geometry_msgs/Quaternion``, or ``range`` for a ``sensor_msgs/Range``
+reading (REP 117: +inf, no echo, reads the message's ``max_range``; -inf,
+too close, its ``min_range``; NaN stays an error). ``frame_id`` and ``set`` (constant fields)
 are only used when writing. The first action topic is the step clock: each
 of its messages is one step, and every other channel takes the latest
 message of its topic stamped at or before that step (zero-order hold).
@@ -42,7 +44,7 @@ from typing import Any
 from liquidcontrol.errors import LiquidControlError
 
 MAPPING_VERSION = 1
-CONVERTERS = ("none", "yaw", "cos_yaw", "sin_yaw")
+CONVERTERS = ("none", "yaw", "cos_yaw", "sin_yaw", "range")
 EPISODE_TYPE = "std_msgs/msg/String"
 #: Topics of the generic mapping (no standard message fits an arbitrary vector).
 GENERIC_OBS_TOPIC, GENERIC_ACT_TOPIC = "/liquidcontrol/observation", "/liquidcontrol/action"

@@ -105,6 +105,11 @@ def get_path(msg: Any, channel: Channel, msgtype: str) -> Any:
 def channel_value(msg: Any, channel: Channel, msgtype: str) -> float:
     """The channel's value from one message: ``convert(field) / scale``."""
     raw = get_path(msg, channel, msgtype)
+    if channel.convert == "range":
+        value = float(raw)
+        if math.isinf(value) and hasattr(msg, "max_range") and hasattr(msg, "min_range"):
+            value = float(msg.max_range if value > 0 else msg.min_range)  # REP 117: no echo / too close
+        return value / channel.scale
     if channel.convert == "none":
         if isinstance(raw, (bool, np.bool_)) or not isinstance(raw, (int, float, np.integer, np.floating)):
             shape = f"a sequence of {len(raw)} values" if hasattr(raw, "__len__") and not isinstance(raw, str) \

@@ -47,7 +47,7 @@ class _TopicWriter:
             for c in chans:
                 if c.topic != topic:
                     continue
-                if c.convert == "none":
+                if c.convert in ("none", "range"):
                     self.fields.append((c.steps(), source, index[c.name], c.scale))
                 elif source == "act":
                     raise LiquidControlError(f"{mapping.source}: action {c.name!r} uses convert {c.convert}; "

@@ -292,3 +292,20 @@ def test_headings_read_back_as_the_recorded_float32_cos_and_sin():
         worst_norm = max(worst_norm, abs(sum(v * v for v in q) - 1.0))
     assert mismatches == 0
     assert worst_norm <= 1e-6  # unit to float32 precision (tf2 accepts 1e-2)
+
+
+def test_range_readings_follow_rep_117(tmp_path):
+    data = generic_mapping(OBS, ACT).to_dict()
+    data["topics"]["/range/front"] = {"type": "sensor_msgs/msg/Range",
+                                      "set": {"min_range": 0.05, "max_range": 2.0}}
+    data["observation"][0] = {"name": "a", "topic": "/range/front", "field": "range", "convert": "range"}
+    mapping = parse_mapping(data)
+    demos = _demos(n_episodes=1)
+    demos.episodes[0].obs[1, 0], demos.episodes[0].obs[2, 0] = np.inf, -np.inf  # no echo; too close
+    folder = write_bag(tmp_path / "ranges", demos, mapping, OBS, ACT, progress=False)
+    back = read_bag(folder, None, OBS, ACT, progress=False).episodes[0].obs[:, 0]
+    assert back[1] == np.float32(2.0) and back[2] == np.float32(0.05)
+    assert np.array_equal(back[[0, 3, 4]], demos.episodes[0].obs[[0, 3, 4], 0])
+    data["observation"][0].pop("convert")  # read raw, +inf is refused like NaN
+    with pytest.raises(LiquidControlError, match="'a' .* is not a finite float32 at 1.050 s"):
+        read_bag(folder, parse_mapping(data), OBS, ACT, progress=False)
