@@ -8,6 +8,7 @@ Import as ``liquidcontrol.envs`` (never ``envs``); then
 from __future__ import annotations
 
 import gymnasium
+from liquidcontrol.envs.driving_task import DRIVING, DRIVING_ID
 from liquidcontrol.envs.drone_task import DRONE, DRONE_ID
 from liquidcontrol.envs.parking import ParkingEnv
 from liquidcontrol.envs.parking_expert import ParallelParkingExpert
@@ -21,6 +22,8 @@ if PARKING_ID not in gymnasium.registry:
     gymnasium.register(id=PARKING_ID, entry_point="liquidcontrol.envs.parking:ParkingEnv")
 if DRONE_ID not in gymnasium.registry:
     gymnasium.register(id=DRONE_ID, entry_point="liquidcontrol.envs.drone:DroneEnv")
+if DRIVING_ID not in gymnasium.registry:
+    gymnasium.register(id=DRIVING_ID, entry_point="liquidcontrol.envs.driving:DrivingEnv")
 
 
 def make_expert(env_id: str):  # noqa: ANN201 - returns the task's expert type
@@ -33,4 +36,4 @@ def make_expert(env_id: str):  # noqa: ANN201 - returns the task's expert type
     return task.make_expert()
 
 
-__all__ = ["DRONE", "DRONE_ID", "PARKING", "PARKING_ID", "ParallelParkingExpert", "ParkingEnv", "make_expert"]
+__all__ = ["DRIVING", "DRIVING_ID", "DRONE", "DRONE_ID", "PARKING", "PARKING_ID", "ParallelParkingExpert", "ParkingEnv", "make_expert"]

@@ -16,6 +16,7 @@ effects, wind). Observation perturbations read how each sensor fails
 
 from liquidcontrol.perturb import catalog as _catalog  # noqa: F401  (registers the first set)
 from liquidcontrol.perturb import drone as _drone  # noqa: F401  (registers wind, rotor_loss, payload, imu_noise)
+from liquidcontrol.perturb import image as _image  # noqa: F401  (registers camera_rain and the image corruptions)
 from liquidcontrol.perturb.action import ActionDelay, ActionNoise, SteeringServo
 from liquidcontrol.perturb.base import (
     PerturbationWrapper,

@@ -24,6 +24,7 @@ from liquidcontrol.config import option
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.policies.base import RecurrentPolicy
 from liquidcontrol.progress import progress_bar
+from liquidcontrol.train.augment import augment_images, draw_jitter
 from liquidcontrol.train.data import Demonstrations, load_demonstrations
 
 
@@ -36,6 +37,7 @@ class FitConfig:
     tbptt: int = option(32, "steps per truncated-BPTT chunk (one optimizer step each)")
     grad_clip: float = option(1.0, "max global gradient norm")
     weight_decay: float = option(0.0, "Adam weight decay")
+    augment: float = option(0.0, "image augmentation strength (brightness, contrast, colour, shift per episode; pixel noise per frame; see liquidcontrol.train.augment); 0 = off")
 
 
 def make_optimizer(params: Any, cfg: FitConfig) -> torch.optim.Optimizer:
@@ -57,8 +59,11 @@ def fit_epoch(
     total, weight = 0.0, 0.0
     for batch in demos.batches(cfg.batch_size, rng):
         state = policy.initial_state(len(batch.episodes))
+        jitter = draw_jitter(len(batch.episodes), cfg.augment, rng) if cfg.augment > 0 else None
         for s in range(0, batch.steps, cfg.tbptt):
             obs, act, dt, m = _to_tensors(batch.chunk(s, s + cfg.tbptt))
+            if jitter is not None and isinstance(obs, dict):
+                obs = augment_images(obs, jitter, cfg.augment, s // cfg.tbptt)
             n = float(m.sum())
             if n == 0:
                 break

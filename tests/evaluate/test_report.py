@@ -115,8 +115,8 @@ def test_cli_other_bad_input(capsys):
     assert "nothing to evaluate" in capsys.readouterr().err
     assert cli_main(["eval", "--expert", "true", "--backend", "tflite"]) == 2
     assert "unknown backend" in capsys.readouterr().err
-    assert cli_main(["eval", "--expert", "true", "--perturbations", "fog"]) == 2
-    assert "unknown perturbation 'fog'" in capsys.readouterr().err
+    assert cli_main(["eval", "--expert", "true", "--perturbations", "smog"]) == 2
+    assert "unknown perturbation 'smog'" in capsys.readouterr().err
 
 
 def test_seen_in_training_comes_from_the_bundle_recipe(tmp_path):

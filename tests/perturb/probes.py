@@ -26,10 +26,12 @@ from liquidcontrol.envs import parking_constants as pc
 from liquidcontrol.perturb import PERTURBATIONS
 from liquidcontrol.perturb.catalog import FRICTION_EFFECTS, MASS_EFFECTS
 from liquidcontrol.perturb.drone import MULTIROTOR_PERTURBATIONS
+from liquidcontrol.perturb.image import IMAGE_PERTURBATIONS
 
 PARKING_ID = liquidcontrol.envs.PARKING_ID
-#: Every registered perturbation but the multirotor ones (verified on the drone env in test_drone_perturbations.py).
-ON_PARKING = sorted(set(PERTURBATIONS) - set(MULTIROTOR_PERTURBATIONS))
+#: Every registered perturbation but the multirotor ones (verified on the drone env in test_drone_perturbations.py)
+#: and the camera ones (on the driving env in test_image.py).
+ON_PARKING = sorted(set(PERTURBATIONS) - set(MULTIROTOR_PERTURBATIONS) - set(IMAGE_PERTURBATIONS))
 DT = 0.05  # ParkingEnv.control_period
 NAMES = [e["name"] for e in liquidcontrol.envs.ParkingEnv.observation_layout]
 CH = {name: i for i, name in enumerate(NAMES)}

@@ -12,7 +12,8 @@ from probes import parking
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.perturb import PERTURBATIONS, make_perturbation, select_channels
 
-OBSERVATION_KINDS = sorted(n for n, s in PERTURBATIONS.items() if s.accepts_keys)
+#: Vector perturbations that take Dict keys (the camera ones act on the images: tests/perturb/test_image.py).
+OBSERVATION_KINDS = sorted(n for n, s in PERTURBATIONS.items() if s.accepts_keys and s.kind != "image")
 
 
 class DictSensors(gym.Env):
