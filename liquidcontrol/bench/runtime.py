@@ -4,10 +4,12 @@ For each bundle (default: the shipped ones in ``policies/pretrained/``) one
 :meth:`PolicyRunner.step` call (input checks and state bookkeeping included,
 as a robot calls it) is timed on one thread with each backend:
 
-- ``onnxruntime fp32``: the bundle's ``policy.onnx``;
-- ``onnxruntime fp16`` / ``onnxruntime int8``: the same graph converted by
+- ``onnxruntime fp32``: the bundle's ``policy.onnx`` (for a bundle exported
+  with ``--precision``, its own graph runs on the row of its precision);
+- ``onnxruntime fp16`` / ``onnxruntime int8``: the fp32 graph converted by
   :mod:`liquidcontrol.export.precision` into a temporary copy of the bundle
-  (needs the ``onnx`` package; skipped with a note without it);
+  (needs the ``[train]`` extra; skipped with a note without it, as on a
+  runtime-only robot install);
 - ``numpy``: ``weights.npz`` with plain numpy.
 
 Reported: p50 and p99 in microseconds, and p99 as a share of the control
@@ -73,8 +75,8 @@ def bench_bundle(folder: Path, steps: int, tmp: Path) -> dict[str, Any]:
     skipped: dict[str, str] = {}
     for name in BACKENDS:
         try:
-            runners[name] = _runner(folder, name, tmp)
-        except (ImportError, ValueError) as exc:  # no onnx package; a bundle the numpy backend cannot run
+            runners[name] = _runner(folder, name, card.onnx_precision, tmp)
+        except (ImportError, ValueError) as exc:  # no [train] extra; a bundle the numpy backend cannot run
             skipped[name] = " ".join(str(exc).split())[:120]
     rng = np.random.default_rng(0)
     scales = np.array([float(e.get("scale", 1.0)) for e in card.vector_inputs()[0]["layout"]]) \
@@ -100,15 +102,22 @@ def _stepper(runner: Any, obs: np.ndarray, period: float) -> Callable[[], Any]:
     return step
 
 
-def _runner(folder: Path, backend: str, tmp: Path) -> Any:
+def _runner(folder: Path, backend: str, own: str, tmp: Path) -> Any:
+    """The runner of one row: the bundle's own ``policy.onnx`` on the row of its precision; the
+    other precisions converted from an fp32 bundle (the conversion needs the ``[train]`` extra)."""
     from liquidcontrol.runtime import PolicyRunner
 
     if backend == "numpy":
         return PolicyRunner(folder, "numpy")
     precision = backend.split()[-1]
-    if precision == "fp32":
+    if precision == own:
         return PolicyRunner(folder)
-    return PolicyRunner(precision_copy(folder, precision, tmp))
+    if own != "fp32":
+        raise ValueError(f"this bundle's policy.onnx is {own}; conversions start from an fp32 bundle")
+    try:
+        return PolicyRunner(precision_copy(folder, precision, tmp))
+    except ModuleNotFoundError as exc:
+        raise ImportError(f"converting to {precision} needs the [train] extra (missing module {exc.name!r})") from None
 
 
 def precision_copy(folder: Path, precision: str, tmp: Path) -> Path:

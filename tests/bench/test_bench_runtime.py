@@ -37,3 +37,11 @@ def test_unknown_bundle_is_one_line(tmp_path, capsys) -> None:
     assert main(["bench", "runtime", str(tmp_path / "nope"), "--quick"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err
+
+
+def test_a_quantised_bundle_is_timed_on_the_row_of_its_precision(tmp_path) -> None:
+    fp16 = runtime.precision_copy(pretrained("parking_cfc_ncp12"), "fp16", tmp_path)
+    row = runtime.bench_bundle(fp16, 20, tmp_path)["backends"]
+    assert row["onnxruntime fp16"]["n"] == 20 and row["numpy"]["n"] == 20
+    for other in ("onnxruntime fp32", "onnxruntime int8"):
+        assert "conversions start from an fp32 bundle" in row[other]["skipped"]

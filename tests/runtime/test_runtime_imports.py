@@ -92,3 +92,18 @@ def test_the_3_10_check_fails_on_newer_syntax(tmp_path):
     newer.write_text("import tomllib\n\ntry:\n    pass\nexcept* ValueError:\n    pass\n")
     proc = _vermin(newer)
     assert proc.returncode != 0 and "3.11" in proc.stdout
+
+
+def test_bench_runtime_runs_on_a_runtime_only_install():
+    script = BLOCKER + """
+from liquidcontrol.cli import main
+sys.argv = ["liquidcontrol", "bench", "runtime", "--quick", "parking_bundle"]
+sys.exit(main(sys.argv[1:]))
+"""
+    proc = subprocess.run([sys.executable, "-c", script.replace("parking_bundle", str(
+        REPO / "policies" / "pretrained" / "parking_cfc_ncp12")), json.dumps(BLOCKED)], cwd=REPO,
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {line[28:46].strip(): line[46:] for line in proc.stdout.splitlines() if line.startswith("parking_cfc_ncp12")}
+    assert "skipped" not in rows["onnxruntime fp32"] and "skipped" not in rows["numpy"]
+    assert "needs the [train] extra" in rows["onnxruntime fp16"] and "needs the [train] extra" in rows["onnxruntime int8"]
