@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from liquidcontrol.config import add_dataclass_arguments, dataclass_from_args, option
+from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.tasks import DEFAULT_TASK
 
 
@@ -39,7 +40,7 @@ class RoundTripConfig:
     epochs_per_iteration: int = option(10, "passes over the aggregated data per round")
     validation_episodes: int = option(50, "validation episodes scoring each round")
     eval_episodes: int = option(200, "held-out evaluation episodes per trained policy")
-    work: str = option("runs/roundtrip", "folder for the bag and both training runs (replaced)")
+    work: str = option("runs/roundtrip", "folder for the bag and both training runs (a previous round-trip folder is replaced)")
     out: str = option("", "JSON summary file; empty = print only")
     progress: bool = option(True, "show progress bars")
 
@@ -64,6 +65,10 @@ def roundtrip(cfg: RoundTripConfig) -> dict[str, Any]:
 
     work = Path(cfg.work)
     if work.exists():
+        extra = sorted(p.name for p in work.iterdir()) if work.is_dir() else [work.name]
+        if not set(extra) <= {"demos_bag", "native", "bag"}:
+            raise LiquidControlError(f"--work {work} holds other files ({', '.join(extra[:5])}); the round trip replaces "
+                                     "its folder, so choose a new or a previous round-trip folder.")
         shutil.rmtree(work)
     start = time.perf_counter()
     bag = str(work / "demos_bag")

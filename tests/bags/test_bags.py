@@ -309,3 +309,24 @@ def test_range_readings_follow_rep_117(tmp_path):
     data["observation"][0].pop("convert")  # read raw, +inf is refused like NaN
     with pytest.raises(LiquidControlError, match="'a' .* is not a finite float32 at 1.050 s"):
         read_bag(folder, parse_mapping(data), OBS, ACT, progress=False)
+
+
+def test_roundtrip_refuses_a_work_folder_with_other_files(tmp_path):
+    from liquidcontrol.bags.roundtrip import RoundTripConfig, roundtrip
+
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(LiquidControlError, match="holds other files"):
+        roundtrip(RoundTripConfig(work=str(tmp_path), progress=False))
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_roundtrip_command_trains_both_ways_identically(tmp_path):
+    from liquidcontrol.bags.roundtrip import RoundTripConfig, roundtrip
+
+    out = tmp_path / "rt.json"
+    summary = roundtrip(RoundTripConfig(demo_episodes=3, bc_epochs=1, iterations=1, episodes_per_iteration=2,
+                                        epochs_per_iteration=1, validation_episodes=2, eval_episodes=3,
+                                        work=str(tmp_path / "work"), out=str(out), progress=False))
+    assert summary["data"]["identical"] and summary["seed_agreement"] == 1.0
+    assert summary["native"]["validation_history"] == summary["bag"]["validation_history"]
+    assert json.loads(out.read_text())["data"]["identical"] is True
