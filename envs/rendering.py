@@ -19,8 +19,9 @@ def lite_renderer(model: mujoco.MjModel, height: int, width: int) -> mujoco.Rend
         renderer = mujoco.Renderer(model, height, width)
     except mujoco.FatalError as exc:
         raise LiquidControlError(
-            f"offscreen rendering failed ({exc}); set MUJOCO_GL=egl (or osmesa) before "
-            "mujoco is first imported.") from exc
+            f"offscreen rendering failed ({exc}); set MUJOCO_GL=egl (or osmesa) before mujoco is first "
+            "imported, with Mesa's EGL installed (scripts/setup.sh installs the Debian packages libegl1 "
+            "libegl-mesa0 libgl1-mesa-dri libgl1).") from exc
     flags = renderer.scene.flags
     for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION,
                  mujoco.mjtRndFlag.mjRND_SKYBOX):

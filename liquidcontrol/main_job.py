@@ -260,7 +260,7 @@ def _write_reports(folder: Path, task: Any, policy: Any, clean: list[Any], sweep
     from liquidcontrol.evaluate.main_report import write_main_report
 
     write_main_report(folder, task, torch_agent(policy, name=summary["kind"]), clean, sweep, summary,
-                      video_seed=EVAL_FIRST_SEED)
+                      video_seed=EVAL_FIRST_SEED, policy=policy)
 
 
 def _print_summary(s: dict[str, Any], out: Path) -> None:

@@ -1,4 +1,4 @@
-"""``liquidcontrol bench models``, ``liquidcontrol bench env parking`` and ``liquidcontrol bench runtime``.
+"""``liquidcontrol bench models``, ``bench env TASK``, ``bench runtime`` and ``bench perturb``.
 
 Benchmarks print ratios against a reference measured in the same run on the
 same machine; they never assert timings (machines are shared and noisy).
@@ -13,6 +13,7 @@ TARGETS = {
     "models": "liquidcontrol.bench.models",
     "env": "liquidcontrol.bench.env",
     "runtime": "liquidcontrol.bench.runtime",
+    "perturb": "liquidcontrol.bench.perturb",
 }
 
 

@@ -3,7 +3,8 @@
 In one run on one thread: env steps/s (random actions, resets included);
 the same model stepped by bare ``mj_step`` (``frame_skip`` physics steps per
 control step, from a live state, no Python around it); env steps/s with the
-scripted expert acting (DAgger's cost); and, if the task names a peer
+scripted expert acting (DAgger's cost); for a camera task, frames/s of its
+observation image alone; and, if the task names a peer
 benchmark (parking: highway-env ``parking-v0``) and it is installed, the
 peer's steps/s. Target: env step time <= 2x the raw physics time. Timings are
 noisy on a shared machine; nothing is asserted.
@@ -98,6 +99,16 @@ def _env_rates(task: Any, steps: int, repeats: int) -> dict[str, float]:
             mujoco.mj_copyData(data, model, live)
 
         rates["raw_mj_steps_per_s"] = _median_rate(raw_steps, steps, repeats)
+    camera = getattr(base, "camera_image", None)
+    if callable(camera):  # a camera task: rendering one observation image, the same state again and again
+        env.reset(seed=0)
+        camera()
+
+        def frames(n: int) -> None:
+            for _ in range(n):
+                camera()
+
+        rates["camera_frames_per_s"] = _median_rate(frames, steps, repeats)
     expert = task.make_expert()
     env.reset(seed=1)
     expert.reset()
@@ -128,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
         rates["env_over_physics"] = env_us / raw_us
         print(f"raw mj_step x frame_skip   {rates['raw_mj_steps_per_s']:10.0f} steps/s  ({raw_us:6.1f} us/step)")
         print(f"env time / physics time    {rates['env_over_physics']:10.2f}    (target <= 2: overhead <= physics)")
+    if "camera_frames_per_s" in rates:
+        print(f"camera image alone         {rates['camera_frames_per_s']:10.0f} frames/s")
     print(f"env + expert (DAgger-like) {rates['expert_env_steps_per_s']:10.0f} steps/s")
     if task.peer_benchmark is not None:
         name, peer = task.peer_benchmark(peer_steps)

@@ -8,6 +8,8 @@
       clean/                 write_report of the clean evaluation
       robustness/            write_report of the perturbation sweep (if any)
       episode.mp4            one clean episode of the trained policy
+      interpretability/      camera policies only: saliency maps, neuron traces, their video
+                             (see liquidcontrol.evaluate.interpret)
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from liquidcontrol.tasks import Task
 
 
 def write_main_report(folder: Path, task: Task, agent: AgentFactory, clean: Sequence[EvaluationResult],
-                      sweep: Sequence[EvaluationResult], summary: dict[str, Any], video_seed: int = 0) -> dict[str, Any]:
-    """Write every report file; returns the relative links (also stored in ``summary["report_files"]``)."""
+                      sweep: Sequence[EvaluationResult], summary: dict[str, Any], video_seed: int = 0,
+                      policy: Any = None) -> dict[str, Any]:
+    """Write every report file; returns the relative links (also stored in ``summary["report_files"]``).
+    With the torch ``policy`` of a camera task it also writes the interpretability folder."""
     folder.mkdir(parents=True, exist_ok=True)
     title = task.title or task.name
     kwargs = {"camera": task.render_camera} if task.render_camera else {}
@@ -38,6 +42,13 @@ def write_main_report(folder: Path, task: Task, agent: AgentFactory, clean: Sequ
         write_report(sweep, folder / "robustness", title=f"{title} under perturbations")
     files = {"video": video.name, "clean": "clean/report.html",
              "robustness": "robustness/report.html" if sweep else None}
+    if policy is not None:
+        from liquidcontrol.evaluate.interpret import write_interpretation
+
+        interp = write_interpretation(policy, task, folder / "interpretability", seed=video_seed)
+        if interp is not None:
+            files.update({f"interpretability_{k}": f"interpretability/{v}" for k, v in interp.items()
+                          if k in ("saliency", "neurons", "video")})
     summary["report_files"] = files
     atomic_write_text(folder / "index.md", index_markdown(summary))
     atomic_write_text(folder / "index.html", index_html(summary))
@@ -64,7 +75,14 @@ def index_markdown(s: dict[str, Any]) -> str:
     lines += ["", "## Reports", "", f"- [clean evaluation]({files['clean']})"]
     if files["robustness"]:
         lines.append(f"- [robustness sweep]({files['robustness']})")
-    lines += [f"- [episode video]({files['video']})", ""]
+    lines += [f"- [episode video]({files['video']})"]
+    if files.get("interpretability_saliency"):
+        lines += ["", "## What the camera policy looks at", "",
+                  "VisualBackprop saliency (frames above, overlays below) and the neurons over the same episode:", "",
+                  f"![saliency]({files['interpretability_saliency']})", "",
+                  f"![neurons]({files['interpretability_neurons']})", "",
+                  f"- [saliency and neuron video]({files['interpretability_video']})"]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -81,5 +99,9 @@ def index_html(s: dict[str, Any]) -> str:
         links.append(f'<li><a href="{files["robustness"]}">robustness sweep</a></li>')
     video = f'<video src="{files["video"]}" controls width="480"></video>' if files["video"].endswith(".mp4") \
         else f'<img src="{files["video"]}" width="480">'
+    if files.get("interpretability_saliency"):
+        links.append(f'<li><a href="{files["interpretability_video"]}">saliency and neuron video</a></li>')
+        video += (f'<h2>What the camera policy looks at</h2><img src="{files["interpretability_saliency"]}">'
+                  f'<br><img src="{files["interpretability_neurons"]}">')
     return ("<!doctype html><html><head><meta charset='utf-8'><title>liquidcontrol main job</title></head><body>"
             f"<h1>liquidcontrol main job</h1><ul>{''.join(links)}</ul>{video}<pre>{body}</pre></body></html>")

@@ -229,28 +229,32 @@ class CameraRain(ImageEffect):
         k = RAIN_DROPS[self.severity]
         self.drops = np.stack([rng.uniform(0, w, k), rng.uniform(0, h, k), rng.uniform(3, 7, k),
                                rng.uniform(0.0, 0.4, k)], axis=1).astype(np.float32) if k else np.zeros((0, 4), np.float32)
+        # Pixel offsets inside each drop (fixed radii), all drops concatenated: which drop, dy, dx.
+        parts = []
+        for j, r in enumerate(self.drops[:, 2]):
+            ry = int(np.ceil(r))
+            dy, dx = np.mgrid[-ry:ry + 1, -ry:ry + 1]
+            inside = dy * dy + dx * dx <= r * r
+            parts.append(np.stack([np.full(inside.sum(), j), dy[inside], dx[inside]], axis=1))
+        self._drop_pixels = np.concatenate(parts) if parts else np.zeros((0, 3), np.intp)
 
     def apply(self, img, rng):
         h, w = img.shape[:2]
-        x = img.astype(np.float32) * self.darken
-        x = x * (1.0 - self.haze) + AIRLIGHT * self.darken * self.haze
+        # Darkening and haze in one affine map, then the streaks towards white.
+        x = img.astype(np.float32) * (self.darken * (1.0 - self.haze)) + AIRLIGHT * self.darken * self.haze
         layer = self.layers[int(rng.integers(self.LAYERS))]
         layer = np.roll(layer, (int(rng.integers(h)), int(rng.integers(w))), axis=(0, 1))[..., None]
-        x = x * (1.0 - layer) + 255.0 * layer
+        x += (255.0 - x) * layer
         if len(self.drops):
+            # Each drop shows a blurred view of its surroundings, inverted and 2.5x wider (a tiny lens).
             blurred = cv2.blur(x, (5, 5))
-            for d in self.drops:
-                cx, cy, r = float(d[0]), float(d[1]), float(d[2])
-                y0, y1 = max(int(cy - r), 0), min(int(cy + r) + 1, h)
-                x0, x1 = max(int(cx - r), 0), min(int(cx + r) + 1, w)
-                if y0 >= y1 or x0 >= x1:
-                    continue
-                yy, xx = np.mgrid[y0:y1, x0:x1]
-                inside = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
-                sy = np.clip(np.round(cy - (yy - cy) * 2.5), 0, h - 1).astype(np.intp)
-                sx = np.clip(np.round(cx - (xx - cx) * 2.5), 0, w - 1).astype(np.intp)
-                patch = x[y0:y1, x0:x1]
-                patch[inside] = blurred[sy[inside], sx[inside]] * 0.9 + 20.0
+            px = self._drop_pixels
+            cx, cy = np.round(self.drops[px[:, 0], 0]).astype(np.intp), np.round(self.drops[px[:, 0], 1]).astype(np.intp)
+            ty, tx = cy + px[:, 1], cx + px[:, 2]
+            keep = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+            sy = np.clip(cy - (px[:, 1] * 5) // 2, 0, h - 1)
+            sx = np.clip(cx - (px[:, 2] * 5) // 2, 0, w - 1)
+            x[ty[keep], tx[keep]] = blurred[sy[keep], sx[keep]] * 0.9 + 20.0
             self.drops[:, 1] += self.drops[:, 3]
             gone = self.drops[:, 1] - self.drops[:, 2] > h
             self.drops[gone, 1] = -self.drops[gone, 2]

@@ -193,3 +193,15 @@ def test_bad_input_is_one_sentence(state_env):
         DrivingEnv(camera="side")
     with pytest.raises(LiquidControlError, match="target_speed"):
         DrivingEnv(target_speed=9.0)
+
+
+def test_no_offscreen_rendering_is_one_sentence_naming_egl(monkeypatch):
+    from liquidcontrol.envs import rendering
+
+    def broken(*args, **kwargs):
+        raise mujoco.FatalError("gladLoadGL error")
+
+    monkeypatch.setattr(rendering.mujoco, "Renderer", broken)
+    env = DrivingEnv()
+    with pytest.raises(LiquidControlError, match=r"MUJOCO_GL=egl.*libegl-mesa0"):
+        env.reset(seed=0)

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from liquidcontrol.envs.driving import DrivingEnv
 from liquidcontrol.envs.parking import ParkingEnv
+
+from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.perturb import make_perturbation
 from liquidcontrol.perturb.image import (
     IMAGE_PERTURBATIONS,
@@ -18,8 +20,6 @@ from liquidcontrol.perturb.image import (
     rain_haze,
     row_distances,
 )
-
-from liquidcontrol.errors import LiquidControlError
 
 
 @pytest.fixture(scope="module")

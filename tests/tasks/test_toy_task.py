@@ -53,6 +53,10 @@ def test_main_job_runs_end_to_end_on_dict_observations(toy_run):
     results = json.loads((out / "report" / "clean" / "results.json").read_text())["results"]
     extra = results[0]["conditions"][0]["metrics"]["extra"]
     assert "final_distance_m" in extra
+    # A camera policy's report shows its saliency and neurons.
+    for name in ("saliency.png", "neurons.png"):
+        assert (out / "report" / "interpretability" / name).stat().st_size > 1000
+    assert "interpretability/saliency.png" in (out / "report" / "index.md").read_text()
 
 
 def test_runtime_runs_the_dict_bundle_with_uint8_images(toy_run):
