@@ -13,6 +13,7 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q
+	bash scripts/test_ros.sh
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow

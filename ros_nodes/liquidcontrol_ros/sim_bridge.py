@@ -1,8 +1,8 @@
 """The sim bridge's logic without ROS: a liquidcontrol MuJoCo task played seed after seed.
 
 A sim tool (it imports MuJoCo through ``liquidcontrol.envs``), never
-deployed on the robot. :class:`ParkingSim` turns the parking env's
-observation into the sensor readings the car's topics carry and a command
+deployed on the robot. :class:`ParkingSim` and :class:`DroneSim` turn the
+env's state into the sensor readings the robot's topics carry, and a command
 in physical units back into the env's action.
 """
 
@@ -20,7 +20,6 @@ from liquidcontrol.errors import LiquidControlError
 
 #: Range readings at or beyond this (the env's no-echo value, m) are sent as +inf (REP 117: no detection).
 NO_ECHO_M = 2.0
-TASKS = ("parking",)
 
 
 @dataclass
@@ -47,22 +46,36 @@ class CarSensors:
     ranges: list[float]  # m, +inf for no echo, in the env's order (front, front-left, ... front-right)
 
 
-class ParkingSim:
-    """``liquidcontrol/Parking-v0`` played over a list of seeds."""
+@dataclass
+class DroneSensors:
+    """What the quadrotor's estimator and IMU read (world ENU, body FLU, SI units)."""
+
+    position: tuple[float, float, float]
+    quaternion: tuple[float, float, float, float]  # (x, y, z, w), body -> world, as geometry_msgs orders it
+    body_rates: list[float]      # rad/s, gyro (saturated like the env's)
+    velocity: list[float]        # m/s, world frame
+    target_error: list[float]    # m, current target minus position, world frame
+
+
+class TaskSim:
+    """A liquidcontrol task's env played over a list of seeds; subclasses read its sensors."""
+
+    env_id = ""
+    env_kwargs: dict[str, Any] = {}
 
     def __init__(self, seeds: Sequence[int]) -> None:
         import gymnasium as gym
         import liquidcontrol.envs  # noqa: F401  (registers the env ids)
-        from liquidcontrol.envs.parking_constants import RANGE_SENSORS
 
         if not seeds:
             raise LiquidControlError("the sim bridge needs at least one episode seed.")
-        env: Any = gym.make("liquidcontrol/Parking-v0").unwrapped
+        env: Any = gym.make(self.env_id, **self.env_kwargs).unwrapped
         self.env = env
-        self.range_names = [name.replace("range_", "") for name in RANGE_SENSORS]
         self.seeds = [int(s) for s in seeds]
         self.period = float(env.control_period)
-        self._scales = np.array([a["scale"] for a in env.action_layout], dtype=np.float64)
+        layout = env.action_layout
+        self._scales = np.array([a["scale"] for a in layout], dtype=np.float64)
+        self._offsets = np.array([a.get("offset", 0.0) for a in layout], dtype=np.float64)
         self.results: list[EpisodeResult] = []
         self.seed: int | None = None
         self.steps = 0
@@ -81,17 +94,14 @@ class ParkingSim:
         self.steps = 0
         return True
 
-    def sensors(self) -> CarSensors:
-        o = self.obs
-        assert o is not None
-        ranges = [math.inf if r >= NO_ECHO_M else float(r) for r in o[6:14].tolist()]
-        return CarSensors(float(o[0]), float(o[1]), math.atan2(float(o[3]), float(o[2])), float(o[4]),
-                          float(o[5]), ranges)
-
-    def action_from_command(self, steering_rad: float, speed_mps: float) -> np.ndarray:
-        """A command in physical units (rad, m/s) as the env's action in [-1, 1]."""
-        action = np.array([steering_rad, speed_mps], dtype=np.float64) / self._scales
+    def action_from_command(self, values: Sequence[float]) -> np.ndarray:
+        """A command in physical units (the card's action order) as the env's action."""
+        action = (np.asarray(values, dtype=np.float64) - self._offsets) / self._scales
         return action.astype(np.float32)
+
+    def idle_command(self) -> list[float]:
+        """The command of a zero action in physical units (stand still; hover thrust for the drone)."""
+        return self._offsets.tolist()
 
     def step(self, action: np.ndarray) -> EpisodeResult | None:
         """Apply one control step; the episode's result when it ended."""
@@ -106,12 +116,49 @@ class ParkingSim:
         return result
 
 
-def in_process_results(bundle: str, seeds: Sequence[int], backend: str = "onnxruntime") -> list[EpisodeResult]:
+class ParkingSim(TaskSim):
+    """``liquidcontrol/Parking-v0``: the car's odometry, steering encoder and eight rangefinders."""
+
+    env_id = "liquidcontrol/Parking-v0"
+
+    def __init__(self, seeds: Sequence[int]) -> None:
+        from liquidcontrol.envs.parking_constants import RANGE_SENSORS
+
+        super().__init__(seeds)
+        self.range_names = [name.replace("range_", "") for name in RANGE_SENSORS]
+
+    def sensors(self) -> CarSensors:
+        o = self.obs
+        assert o is not None
+        ranges = [math.inf if r >= NO_ECHO_M else float(r) for r in o[6:14].tolist()]
+        return CarSensors(float(o[0]), float(o[1]), math.atan2(float(o[3]), float(o[2])), float(o[4]),
+                          float(o[5]), ranges)
+
+
+class DroneSim(TaskSim):
+    """``liquidcontrol/Drone-v0`` with body-rate actions: state estimate, gyro, velocity, target error."""
+
+    env_id = "liquidcontrol/Drone-v0"
+    env_kwargs = {"action_mode": "rates"}
+
+    def sensors(self) -> DroneSensors:
+        o = self.obs
+        assert o is not None
+        state = self.env.true_state()
+        w, x, y, z = state.quaternion
+        return DroneSensors(state.position, (x, y, z, w), o[9:12].tolist(), o[12:15].tolist(), o[15:18].tolist())
+
+
+SIMS: dict[str, type[TaskSim]] = {"parking": ParkingSim, "drone": DroneSim}
+
+
+def in_process_results(bundle: str, seeds: Sequence[int], backend: str = "onnxruntime",
+                       task: str = "parking") -> list[EpisodeResult]:
     """The same episodes with the runtime called directly (dt = the control period): the reference."""
     from liquidcontrol.runtime import PolicyRunner
 
     runner = PolicyRunner(bundle, backend=backend)
-    sim = ParkingSim(seeds)
+    sim = SIMS[task](seeds)
     while sim.start_next():
         runner.reset()
         result = None

@@ -1,20 +1,24 @@
-"""``sim_bridge_node``: the parking task served as the car's ROS 2 topics (a sim tool).
+"""``sim_bridge_node``: a liquidcontrol task served as the robot's ROS 2 topics (a sim tool).
 
-Publishes (sensor-data QoS, all stamped with the same time per step):
-``odom`` (``nav_msgs/Odometry``, pose in the slot frame, twist in
-``base_link``), ``joint_states`` (``sensor_msgs/JointState``, the steering
-angle) and ``range/<name>`` (``sensor_msgs/Range``, +inf for no echo);
-subscribes to ``cmd_vel`` (``geometry_msgs/TwistStamped``: ``linear.x`` speed
-m/s, ``angular.z`` steering angle rad). Each episode result goes out on
-``~/episode`` (``std_msgs/String``, JSON). Before each episode it calls the
-policy's reset service.
+``task: parking`` publishes (sensor-data QoS, one stamp per step) ``odom``
+(``nav_msgs/Odometry``, pose in the slot frame, twist in ``base_link``),
+``joint_states`` (``sensor_msgs/JointState``, the steering angle) and
+``range/<name>`` (``sensor_msgs/Range``, +inf for no echo), and subscribes to
+``cmd_vel`` (``geometry_msgs/TwistStamped``: ``linear.x`` speed m/s,
+``angular.z`` steering angle rad). ``task: drone`` (body-rate actions)
+publishes ``odom`` (pose in ``world``, ENU), ``imu`` (``sensor_msgs/Imu``,
+gyro in ``base_link``), ``velocity`` and ``target_error``
+(``geometry_msgs/Vector3Stamped``, ``world``) and subscribes to ``cmd_rates``
+(``TwistStamped``: ``linear.z`` collective thrust N, ``angular`` body rates
+rad/s). Each episode result goes out on ``~/episode`` (``std_msgs/String``,
+JSON). Before each episode it calls the policy's reset service.
 
 ``mode: lockstep`` (default): one control step per command whose stamp
 equals the last observation's stamp (the policy node's ``command.stamp:
 input``), so the run does not depend on the machine's load; the
 observation is sent again with a fresh stamp if no command came within
 three periods. ``mode: realtime``: a timer steps the sim every period with
-the latest command (a stop when none came within 0.5 s).
+the latest command (the idle command, zero or hover, when none came within 0.5 s).
 """
 
 from __future__ import annotations
@@ -25,19 +29,22 @@ import time
 from typing import Any
 
 import rclpy
-from geometry_msgs.msg import TwistStamped
+from geometry_msgs.msg import TwistStamped, Vector3Stamped
 from nav_msgs.msg import Odometry
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import JointState, Range
+from sensor_msgs.msg import Imu, JointState, Range
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from liquidcontrol.errors import LiquidControlError
-from liquidcontrol_ros.sim_bridge import ParkingSim
+from liquidcontrol_ros.sim_bridge import SIMS
 
 MODES = ("lockstep", "realtime")
+#: The command topic and the TwistStamped fields of each action, in the card's order.
+COMMANDS = {"parking": ("cmd_vel", ("angular.z", "linear.x")),
+            "drone": ("cmd_rates", ("linear.z", "angular.x", "angular.y", "angular.z"))}
 STAMP_MATCH_S = 1e-6  # float seconds lose ~0.2 us at today's epoch: match within 1 us
 REPUBLISH_PERIODS = 3
 COMMAND_TIMEOUT_S = 0.5
@@ -50,27 +57,37 @@ class SimBridgeNode(Node):
         seeds = list(self.declare_parameter("seeds", [0]).value)
         self.mode = self.declare_parameter("mode", "lockstep").value
         self.reset_service = self.declare_parameter("policy_reset_service", "/policy_node/reset").value
-        if task != "parking":
-            raise LiquidControlError(f"the sim bridge serves the parking task only so far, got task {task!r}.")
+        if task not in SIMS:
+            raise LiquidControlError(f"parameter task is {task!r}; expected one of {', '.join(SIMS)}.")
         if self.mode not in MODES:
             raise LiquidControlError(f"parameter mode is {self.mode!r}; expected lockstep or realtime.")
-        self.sim = ParkingSim(seeds)
+        self.task = task
+        sim: Any = SIMS[task](seeds)
+        self.sim = sim
         qos = qos_profile_sensor_data
-        self.odom_pub = self.create_publisher(Odometry, "odom", qos)
-        self.joint_pub = self.create_publisher(JointState, "joint_states", qos)
-        self.range_pubs = [self.create_publisher(Range, f"range/{n}", qos) for n in self.sim.range_names]
+        if task == "parking":
+            self.odom_pub = self.create_publisher(Odometry, "odom", qos)
+            self.joint_pub = self.create_publisher(JointState, "joint_states", qos)
+            self.range_pubs = [self.create_publisher(Range, f"range/{n}", qos) for n in sim.range_names]
+        else:
+            self.odom_pub = self.create_publisher(Odometry, "odom", qos)
+            self.imu_pub = self.create_publisher(Imu, "imu", qos)
+            self.velocity_pub = self.create_publisher(Vector3Stamped, "velocity", qos)
+            self.error_pub = self.create_publisher(Vector3Stamped, "target_error", qos)
         self.episode_pub = self.create_publisher(String, "~/episode", 10)
-        self.cmd_sub = self.create_subscription(TwistStamped, "cmd_vel", self._on_command, 10)
+        topic, fields = COMMANDS[task]
+        self._fields = [tuple(f.split(".")) for f in fields]
+        self.cmd_sub = self.create_subscription(TwistStamped, topic, self._on_command, 10)
         self.reset_client = self.create_client(Trigger, self.reset_service) if self.reset_service else None
         self.last_stamp: float | None = None  # stamp of the observation awaiting its command
         self.published_at = 0.0
-        self.latest: tuple[float, float, float] | None = None  # (steer, speed, receive time)
+        self.latest: tuple[list[float], float] | None = None  # (command values, receive time)
         self.republished = self.ignored_commands = 0
         self.running = False
         self._starting = False
         period = self.sim.period
-        self.timer = self.create_timer(period if self.mode == "realtime" else period, self._on_timer)
-        self.get_logger().info(f"parking sim, {len(seeds)} episode(s), {self.mode}")
+        self.timer = self.create_timer(period, self._on_timer)
+        self.get_logger().info(f"{task} sim, {len(seeds)} episode(s), {self.mode}")
 
     # -- episodes -----------------------------------------------------------
     def _begin_episode(self) -> None:
@@ -99,8 +116,8 @@ class SimBridgeNode(Node):
 
     # -- stepping -----------------------------------------------------------
     def _on_command(self, msg: TwistStamped) -> None:
-        now = time.monotonic()
-        self.latest = (msg.twist.angular.z, msg.twist.linear.x, now)
+        values = [getattr(getattr(msg.twist, part), axis) for part, axis in self._fields]
+        self.latest = (values, time.monotonic())
         if self.mode != "lockstep" or not self.running or self.last_stamp is None:
             return
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
@@ -108,12 +125,12 @@ class SimBridgeNode(Node):
             self.ignored_commands += 1  # a stop command, or one computed from an older observation
             return
         self.last_stamp = None
-        self._step(msg.twist.angular.z, msg.twist.linear.x)
+        self._step(values)
 
-    def _step(self, steering: float, speed: float) -> None:
-        if not (math.isfinite(steering) and math.isfinite(speed)):
-            steering, speed = 0.0, 0.0
-        result = self.sim.step(self.sim.action_from_command(steering, speed))
+    def _step(self, values: list[float]) -> None:
+        if not all(math.isfinite(v) for v in values):
+            values = [0.0] * len(values)
+        result = self.sim.step(self.sim.action_from_command(values))
         if result is not None:
             self._finish(result)
         else:
@@ -125,9 +142,9 @@ class SimBridgeNode(Node):
                 self._begin_episode()
             return
         if self.mode == "realtime":
-            fresh = self.latest is not None and time.monotonic() - self.latest[2] <= COMMAND_TIMEOUT_S
-            steer, speed = (self.latest[0], self.latest[1]) if fresh and self.latest else (0.0, 0.0)
-            self._step(steer, speed)
+            latest = self.latest
+            fresh = latest is not None and time.monotonic() - latest[1] <= COMMAND_TIMEOUT_S
+            self._step(latest[0] if fresh and latest is not None else self.sim.idle_command())
         elif time.monotonic() - self.published_at > REPUBLISH_PERIODS * self.sim.period:
             self.republished += 1
             self._publish_sensors()
@@ -137,8 +154,16 @@ class SimBridgeNode(Node):
 
     # -- sensors --------------------------------------------------------------
     def _publish_sensors(self) -> None:
-        s = self.sim.sensors()
         stamp = self.get_clock().now().to_msg()
+        self.last_stamp = stamp.sec + stamp.nanosec * 1e-9
+        self.published_at = time.monotonic()
+        if self.task == "parking":
+            self._publish_car(stamp)
+        else:
+            self._publish_drone(stamp)
+
+    def _publish_car(self, stamp: Any) -> None:
+        s = self.sim.sensors()
         odom = Odometry()
         odom.header.stamp, odom.header.frame_id, odom.child_frame_id = stamp, "slot", "base_link"
         odom.pose.pose.position.x, odom.pose.pose.position.y = s.x, s.y
@@ -146,14 +171,30 @@ class SimBridgeNode(Node):
         odom.twist.twist.linear.x = s.speed
         joints = JointState(name=["steering"], position=[s.steering])
         joints.header.stamp = stamp
-        self.last_stamp = stamp.sec + stamp.nanosec * 1e-9
-        self.published_at = time.monotonic()
         self.odom_pub.publish(odom)
         self.joint_pub.publish(joints)
         for pub, name, reading in zip(self.range_pubs, self.sim.range_names, s.ranges):
             msg = Range(radiation_type=Range.INFRARED, field_of_view=0.05, min_range=0.0, max_range=2.0,
                         range=reading)
             msg.header.stamp, msg.header.frame_id = stamp, f"range_{name}"
+            pub.publish(msg)
+
+    def _publish_drone(self, stamp: Any) -> None:
+        s = self.sim.sensors()
+        odom = Odometry()
+        odom.header.stamp, odom.header.frame_id, odom.child_frame_id = stamp, "world", "base_link"
+        p, q = odom.pose.pose.position, odom.pose.pose.orientation
+        p.x, p.y, p.z = s.position
+        q.x, q.y, q.z, q.w = s.quaternion
+        imu = Imu()
+        imu.header.stamp, imu.header.frame_id = stamp, "base_link"
+        imu.angular_velocity.x, imu.angular_velocity.y, imu.angular_velocity.z = s.body_rates
+        self.odom_pub.publish(odom)
+        self.imu_pub.publish(imu)
+        for pub, vector in ((self.velocity_pub, s.velocity), (self.error_pub, s.target_error)):
+            msg = Vector3Stamped()
+            msg.header.stamp, msg.header.frame_id = stamp, "world"
+            msg.vector.x, msg.vector.y, msg.vector.z = vector
             pub.publish(msg)
 
 

@@ -79,3 +79,34 @@ def feed_all(core: Any, now: float, stamp: float | None = None, obs: Any = None)
 @pytest.fixture
 def params() -> dict[str, Any]:
     return parking_params()
+
+
+DRONE_BUNDLE = ROOT / "policies" / "pretrained" / "drone_cfc_ncp30_rates"
+DRONE_ACTIONS = ("collective_thrust", "roll_rate", "pitch_rate", "yaw_rate")
+
+
+def drone_params(**overrides: Any) -> dict[str, Any]:
+    """The quadrotor's parameters as config/drone_rates.yaml gives them, flat."""
+    flat: dict[str, Any] = {"bundle": str(DRONE_BUNDLE), "timeout": 0.1, "max_dt": 0.1, "future_tolerance": 0.02}
+    axes = "xyz"
+    for a in axes:
+        for b in axes:
+            flat.update({f"inputs.R_{a}{b}.topic": "odom", f"inputs.R_{a}{b}.type": "nav_msgs/msg/Odometry",
+                         f"inputs.R_{a}{b}.field": "pose.pose.orientation", f"inputs.R_{a}{b}.transform": f"rot_{a}{b}",
+                         f"inputs.R_{a}{b}.unit": "1"})
+    for n, a in zip("pqr", axes):
+        flat.update({f"inputs.rate_{n}.topic": "imu", f"inputs.rate_{n}.type": "sensor_msgs/msg/Imu",
+                     f"inputs.rate_{n}.field": f"angular_velocity.{a}", f"inputs.rate_{n}.unit": "rad/s"})
+    for stem, topic, unit in (("velocity", "velocity", "m/s"), ("target_error", "target_error", "m")):
+        for a in axes:
+            flat.update({f"inputs.{stem}_{a}.topic": topic, f"inputs.{stem}_{a}.type": "geometry_msgs/msg/Vector3Stamped",
+                         f"inputs.{stem}_{a}.field": f"vector.{a}", f"inputs.{stem}_{a}.unit": unit})
+    for name in DRONE_ACTIONS:
+        flat.update({f"inputs.previous_{name}.source": "previous_action", f"inputs.previous_{name}.field": name,
+                     f"inputs.previous_{name}.initial": 0.0})
+    flat.update({"command.type": "twist_stamped", "command.topic": "cmd_rates",
+                 "command.fields.collective_thrust": "linear.z", "command.fields.roll_rate": "angular.x",
+                 "command.fields.pitch_rate": "angular.y", "command.fields.yaw_rate": "angular.z",
+                 "command.stop": [0.300186, 0.0, 0.0, 0.0]})
+    flat.update(overrides)
+    return {k: v for k, v in flat.items() if v is not None}

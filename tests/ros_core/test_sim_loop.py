@@ -41,7 +41,7 @@ def test_node_logic_in_the_loop_matches_in_process_evaluation():
             # The observation the node assembled is the env's, to float32 rounding of cos/sin.
             assert np.allclose(core._buffers[0], sim.obs, atol=1e-6)
             assert cmd.action is not None and np.all(np.abs(cmd.action) <= 1.0)
-            result = sim.step(sim.action_from_command(*cmd.values))
+            result = sim.step(sim.action_from_command(cmd.values))
             now += sim.period
     ours = sim.results
     reference = in_process_results(str(PARKING_BUNDLE), SEEDS)
