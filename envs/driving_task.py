@@ -41,10 +41,13 @@ DRIVING = register_task(Task(
     make_expert=PurePursuitExpert,
     kind="cfc-ncp",
     units=19,
-    # Smooth steering noise on the demonstrations shows recoveries; images are augmented in
-    # training (brightness / contrast per episode, pixel noise per frame, a shift of a few pixels).
-    recipe={"demo_noise": [0.25], "demo_episodes": 48, "bc_epochs": 12, "iterations": 4,
-            "episodes_per_iteration": 24, "epochs_per_iteration": 4, "validation_episodes": 50,
+    # Smooth steering noise on the demonstrations shows recoveries (the pipeline's OU noise of
+    # sigma 0.05 wanders about +-0.1 of full lock; at 0.25 half the noisy laps left the road);
+    # images are augmented in training (brightness / contrast per episode, pixel noise per frame,
+    # a shift of a few pixels). Measured: at the default lr 1e-2 the conv head did not learn
+    # (BC loss stuck at 0.075); at 1e-3 it fell to 0.02 in 8 epochs.
+    recipe={"demo_noise": [0.05], "lr": 1e-3, "demo_episodes": 48, "bc_epochs": 12, "iterations": 5,
+            "episodes_per_iteration": 24, "epochs_per_iteration": 2, "validation_episodes": 50,
             "rollout_steps": 400, "augment": 1.0, "threads": 2, "batch_size": 16},
     sweep=("camera_rain", "image_noise", "shot_noise", "motion_blur", "fog", "brightness_contrast", "occlusion", "jpeg"),
     trainable_perturbations=AUGMENTED,
@@ -65,7 +68,7 @@ DRIVING = register_task(Task(
 DRIVING_STATE = register_task(dataclasses.replace(
     DRIVING, name="driving_state", title="Lane keeping from the lane state",
     env_kwargs={"observation": "state"},
-    recipe={"demo_noise": [0.25], "bc_epochs": 30, "iterations": 4, "episodes_per_iteration": 32,
+    recipe={"demo_noise": [0.05], "bc_epochs": 30, "iterations": 4, "episodes_per_iteration": 32,
             "epochs_per_iteration": 10, "validation_episodes": 100, "rollout_steps": 400},
     sweep=("obs_noise", "obs_delay", "action_delay", "friction", "steer_servo"),
     trainable_perturbations=("obs_noise", "action_noise"),
