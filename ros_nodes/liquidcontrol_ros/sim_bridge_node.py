@@ -199,7 +199,12 @@ class SimBridgeNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except Exception as exc:  # rcl's own error type, e.g. for a malformed -p override
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"[ERROR] [sim_bridge]: cannot start: the ROS arguments were not accepted ({first[:200]}).", file=sys.stderr)
+        return 2
     node = None
     code = 0
     try:
