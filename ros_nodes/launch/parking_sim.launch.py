@@ -14,7 +14,6 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 
 
 def generate_launch_description():
@@ -28,8 +27,7 @@ def generate_launch_description():
             executable="sim_bridge_node",
             name="sim_bridge",
             output="screen",
-            parameters=[{"seeds": ParameterValue(LaunchConfiguration("seeds"), value_type=list),
-                         "mode": LaunchConfiguration("mode")}],
+            parameters=[{"seeds": LaunchConfiguration("seeds"), "mode": LaunchConfiguration("mode")}],
         ),
         Node(
             package="liquidcontrol_ros",
