@@ -60,13 +60,23 @@ def make_policy(kind: str, obs_dim: int, act_dim: int, **kwargs: Any) -> Recurre
 
     ``obs_spec=[{key, dtype, shape}, ...]`` builds a Dict-observation policy:
     one encoder per key (``policies.encoders``) feeds the cell, and
-    ``obs_dim`` is ignored (the encoders' feature width is used).
+    ``obs_dim`` is ignored (the encoders' feature width is used). With
+    ``budget=``, the encoders' trainable parameters count towards it: a
+    baseline behind the same conv head gets the rest for its core, so the
+    whole model matches the budget.
     """
     obs_spec = kwargs.pop("obs_spec", None)
     if obs_spec is not None:
         from .encoders import DictEncoder
 
         encoder = DictEncoder(obs_spec)
+        if kwargs.get("budget") is not None:
+            encoder_params = sum(p.numel() for p in encoder.parameters() if p.requires_grad)
+            core = int(kwargs["budget"]) - encoder_params
+            if core <= 0:
+                raise LiquidControlError(f"a budget of {kwargs['budget']} trainable parameters does not cover the "
+                                         f"observation encoders' {encoder_params}.")
+            kwargs["budget"] = core
         policy = make_policy(kind, encoder.out_dim, act_dim, **kwargs)
         policy.attach_encoder(encoder)
         return policy
