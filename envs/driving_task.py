@@ -14,16 +14,9 @@ from typing import Any
 
 from liquidcontrol.envs.driving_expert import PurePursuitExpert
 
-from liquidcontrol.tasks import EpisodeMetric, Task, register_task
+from liquidcontrol.tasks import EpisodeMetric, Task, info_number, register_task
 
 DRIVING_ID = "liquidcontrol/Driving-v0"
-
-
-def _number(key: str):  # noqa: ANN202 - a metric reader
-    def read(info: dict[str, Any]) -> float | None:
-        v = info.get(key)
-        return None if v is None else float(v)
-    return read
 
 
 def _position(info: dict[str, Any]) -> tuple[float, float] | None:
@@ -53,11 +46,11 @@ DRIVING = register_task(Task(
     trainable_perturbations=AUGMENTED,
     seen_in_training=("action_noise", *AUGMENTED),
     metrics=(
-        EpisodeMetric("mean_lateral_deviation_m", "m", _number("lateral_deviation_m"), "mean",
+        EpisodeMetric("mean_lateral_deviation_m", "m", info_number("lateral_deviation_m"), "mean",
                       "mean distance of the car centre from the lane centre"),
-        EpisodeMetric("max_lateral_deviation_m", "m", _number("lateral_deviation_m"), "max",
+        EpisodeMetric("max_lateral_deviation_m", "m", info_number("lateral_deviation_m"), "max",
                       "largest distance of the car centre from the lane centre"),
-        EpisodeMetric("lap_fraction", "1", _number("lap_fraction"), "last", "laps driven (1 = the whole lap)"),
+        EpisodeMetric("lap_fraction", "1", info_number("lap_fraction"), "last", "laps driven (1 = the whole lap)"),
     ),
     position=_position,
     render_camera="chase",

@@ -32,16 +32,9 @@ from typing import Any
 
 from liquidcontrol.envs.drone_expert import DroneExpert
 
-from liquidcontrol.tasks import EpisodeMetric, Task, register_task
+from liquidcontrol.tasks import EpisodeMetric, Task, info_number, register_task
 
 DRONE_ID = "liquidcontrol/Drone-v0"
-
-
-def _number(key: str):  # noqa: ANN202 - a metric reader
-    def read(info: dict[str, Any]) -> float | None:
-        value = info.get(key)
-        return None if value is None else float(value)
-    return read
 
 
 def _position(info: dict[str, Any]) -> tuple[float, float, float] | None:
@@ -71,13 +64,13 @@ DRONE = register_task(Task(
     trainable_perturbations=("obs_noise", "action_noise"),
     seen_in_training=("action_noise",),
     metrics=(
-        EpisodeMetric("targets_reached", "1", _number("targets_reached"), "last",
+        EpisodeMetric("targets_reached", "1", info_number("targets_reached"), "last",
                       "targets reached in order (3 = the whole course)"),
-        EpisodeMetric("tracking_error_m", "m", _number("tracking_error_m"), "mean",
+        EpisodeMetric("tracking_error_m", "m", info_number("tracking_error_m"), "mean",
                       "mean distance to the current target over the episode"),
-        EpisodeMetric("final_distance_m", "m", _number("tracking_error_m"), "last",
+        EpisodeMetric("final_distance_m", "m", info_number("tracking_error_m"), "last",
                       "distance to the current target at the end"),
-        EpisodeMetric("course_time_s", "s", _number("course_time_s"), "last",
+        EpisodeMetric("course_time_s", "s", info_number("course_time_s"), "last",
                       "time until the last target was first reached (left out when it was not)"),
     ),
     position=_position,

@@ -61,6 +61,14 @@ class EpisodeMetric:
             raise LiquidControlError(f"metric {self.name!r}: reduce {self.reduce!r} is not one of {REDUCERS}.")
 
 
+def info_number(key: str) -> Callable[[dict[str, Any]], float | None]:
+    """A metric reader: ``info[key]`` as a float (None when the step has no such entry)."""
+    def read(info: dict[str, Any]) -> float | None:
+        value = info.get(key)
+        return None if value is None else float(value)
+    return read
+
+
 class MetricAccumulator:
     """Running reduction of one :class:`EpisodeMetric` over an episode."""
 
