@@ -1,4 +1,4 @@
-"""A 1 kHz flood of sensor messages (every tenth malformed, out of order or from the future) for
+"""A 1 kHz flood of sensor messages (one in twelve out of order, one in twelve malformed) for
 10 minutes: policy_node keeps driving, counts the drops, and its memory stays flat (slow)."""
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ def test_flood_for_ten_minutes(ros_factory, tmp_path):
                 malformed.header.stamp = stamp
                 car.joints.publish(malformed)
 
+        from diagnostic_msgs.msg import DiagnosticArray
+
+        diagnostics: list = []
+        car.node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
         car.node.create_timer(0.001, flood)
         ros.spin_for(30.0)  # warm-up: allocator and DDS history settle
         first = _rss_mb(policy.pid)
@@ -70,6 +74,10 @@ def test_flood_for_ten_minutes(ros_factory, tmp_path):
         print(f"flood: {sent - sent0} messages in {FLOOD_SECONDS:.0f} s ({rate:.0f}/s), {driven} driven commands, "
               f"policy_node RSS {first:.1f} -> {last:.1f} MB")
         assert policy.poll() is None, (tmp_path / "policy.log").read_text()[-2000:]
+        values = {kv.key: int(kv.value) for kv in diagnostics[-1].status[0].values if kv.key.startswith("dropped_")}
+        print(f"flood: the node counted {values}")
+        assert values["dropped_malformed"] > 0.9 * sent / 12
+        assert values["dropped_out_of_order"] + values["dropped_too_old"] > 0.9 * sent / 12
         assert driven >= 0.8 * FLOOD_SECONDS / 0.05
         assert last - first < 5.0
     finally:
