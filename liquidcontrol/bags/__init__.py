@@ -34,22 +34,30 @@ def layout_names(task: Any) -> tuple[list[str], list[str]]:
 
 
 def load_bag_demos(path: str | Path, mapping_path: str = "", task_name: str = "", progress: bool = True) -> Any:
-    """Demonstrations from the bag at ``path`` (``mapping_path`` empty = the mapping stored in the bag;
-    ``task_name`` empty = the task the bag was recorded with, or the one of the mapping's env id)."""
+    """Demonstrations from the bag at ``path`` (a bag folder or an ``.mcap`` file).
+
+    The mapping is ``mapping_path``, else the one a liquidcontrol recording
+    stored in the bag folder, else the task's default (the shipped mapping
+    for its env: a bare ``.mcap`` file or a robot's bag publishing the same
+    topics reads with ``--task`` alone). The task is ``task_name``, else the
+    one the bag was recorded with, else the one of the mapping's env id.
+    """
     from liquidcontrol.bags.reader import bag_metadata, read_bag
     from liquidcontrol.tasks import get_task, task_for_env
 
     mapping = load_mapping(mapping_path) if mapping_path else None
     stored, meta = bag_metadata(path)
     name = task_name or str(meta.get("task") or "")
+    known = mapping or stored
     if not name:
-        env_id = (mapping or stored).env_id if (mapping or stored) is not None else None  # type: ignore[union-attr]
-        found = task_for_env(env_id) if env_id else None
+        found = task_for_env(known.env_id) if known is not None and known.env_id else None
         if found is None:
             raise LiquidControlError(f"cannot tell which task bag {path} holds; pass --task.")
         name = found.name
     task = get_task(name)
     obs, act = layout_names(task)
-    demos = read_bag(path, mapping, obs, act, f"task {task.name!r}", progress)
+    if known is None:
+        known = default_mapping(task.env_id, obs, act)
+    demos = read_bag(path, known, obs, act, f"task {task.name!r}", progress)
     demos.meta.update(env_id=task.env_id, task=task.name)
     return demos

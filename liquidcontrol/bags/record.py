@@ -30,7 +30,7 @@ class RecordConfig:
     seed: int = option(0, "training seed: episodes come from its demonstration round in the seed plan")
     noise: list[float] = option([], "OU noise on the executed action, one value or one per action dimension (labels stay clean); empty = the task's recipe")
     mapping: str = option("", "topic mapping file (.yaml/.json); empty = the shipped mapping for the task's env, else generic vectors")
-    out: str = option("demos_bag", "output ROS 2 bag folder (metadata.yaml + one .mcap file); replaced whole if it exists")
+    out: str = option("demos_bag", "output: a ROS 2 bag folder (metadata.yaml + one .mcap file), or one .mcap file if it ends in .mcap; replaced whole if it exists")
     progress: bool = option(True, "show progress bars")
 
 

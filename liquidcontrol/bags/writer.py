@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -97,9 +99,8 @@ class _TopicWriter:
 def write_bag(path: str | Path, demos: Demonstrations, mapping: BagMapping, obs_names: Sequence[str],
               act_names: Sequence[str], episode_info: Sequence[dict[str, Any]] | None = None,
               meta: dict[str, Any] | None = None, progress: bool = True) -> Path:
-    """Write ``demos`` to the bag folder ``path`` (replaced whole if it exists); returns ``path``."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-
+    """Write ``demos`` to the bag folder ``path`` (replaced whole if it exists), or to one ``.mcap``
+    file when ``path`` ends in ``.mcap`` (replaced in one rename); returns ``path``."""
     if not demos.episodes:
         raise LiquidControlError(f"refusing to write an empty demonstration set to {path}.")
     if isinstance(demos.episodes[0].obs, dict):
@@ -111,27 +112,52 @@ def write_bag(path: str | Path, demos: Demonstrations, mapping: BagMapping, obs_
     used = {c.topic for c in (*mapping.observation, *mapping.action)}
     writers = {t: _TopicWriter(store, t, mapping, obs_index, act_index) for t in mapping.topics if t in used}
     dest = Path(path)
-    with atomic_folder(dest) as tmp:
-        inner = tmp / dest.name
-        with Writer(inner, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-            writer.set_custom_data(MAPPING_KEY, json.dumps(mapping.to_dict(), allow_nan=False))
-            writer.set_custom_data(META_KEY, json.dumps(meta or {}, allow_nan=False))
-            conns = {t: writer.add_connection(t, mapping.topics[t].type, typestore=store) for t in writers}
-            marker = (writer.add_connection(mapping.episode_topic, mapping.topics[mapping.episode_topic].type,
-                                            typestore=store) if mapping.episode_topic else None)
-            pause = max(EPISODE_PAUSE_S, 2 * (mapping.episode_gap_s or 0.0))
-            clock = START_NS
-            with progress_bar(len(demos), "write bag", progress) as bar:
-                for e, episode in enumerate(demos.episodes):
-                    clock = _write_episode(writer, conns, marker, writers, store, episode, e,
-                                           (episode_info or [{}] * len(demos))[e], clock)
-                    clock += int(round(pause * m.NS))
-                    if bar is not None:
-                        bar.update(1)
+
+    def write(folder: Path) -> None:
+        _write_folder(folder, demos, mapping, writers, store, episode_info, meta, progress)
+
+    if dest.suffix == ".mcap":  # one self-contained .mcap file instead of a bag folder
+        if dest.is_dir():
+            raise LiquidControlError(f"{dest} is a folder; an .mcap output must be a file name.")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as staging:
+            write(Path(staging) / dest.stem)
+            (mcap,) = (Path(staging) / dest.stem).glob("*.mcap")
+            with open(mcap, "rb+") as fh:
+                os.fsync(fh.fileno())
+            # The bag folder's metadata.yaml is dropped: a bare .mcap is read with the task's mapping.
+            os.replace(mcap, dest)
+        return dest
+    with atomic_folder(dest) as folder:
+        inner = folder / dest.name
+        write(inner)
         for item in inner.iterdir():
-            item.rename(tmp / item.name)
+            item.rename(folder / item.name)
         inner.rmdir()
     return dest
+
+
+def _write_folder(inner: Path, demos: Demonstrations, mapping: BagMapping, writers: dict[str, _TopicWriter],
+                  store: Any, episode_info: Sequence[dict[str, Any]] | None, meta: dict[str, Any] | None,
+                  progress: bool) -> None:
+    """The rosbag2 folder ``inner`` (created here): metadata.yaml and one .mcap file."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    with Writer(inner, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        writer.set_custom_data(MAPPING_KEY, json.dumps(mapping.to_dict(), allow_nan=False))
+        writer.set_custom_data(META_KEY, json.dumps(meta or {}, allow_nan=False))
+        conns = {t: writer.add_connection(t, mapping.topics[t].type, typestore=store) for t in writers}
+        marker = (writer.add_connection(mapping.episode_topic, mapping.topics[mapping.episode_topic].type,
+                                        typestore=store) if mapping.episode_topic else None)
+        pause = max(EPISODE_PAUSE_S, 2 * (mapping.episode_gap_s or 0.0))
+        clock = START_NS
+        with progress_bar(len(demos), "write bag", progress) as bar:
+            for e, episode in enumerate(demos.episodes):
+                clock = _write_episode(writer, conns, marker, writers, store, episode, e,
+                                       (episode_info or [{}] * len(demos))[e], clock)
+                clock += int(round(pause * m.NS))
+                if bar is not None:
+                    bar.update(1)
 
 
 def _write_episode(writer: Any, conns: dict[str, Any], marker: Any, writers: dict[str, _TopicWriter], store: Any,

@@ -330,3 +330,17 @@ def test_roundtrip_command_trains_both_ways_identically(tmp_path):
     assert summary["data"]["identical"] and summary["seed_agreement"] == 1.0
     assert summary["native"]["validation_history"] == summary["bag"]["validation_history"]
     assert json.loads(out.read_text())["data"]["identical"] is True
+
+
+def test_single_mcap_file_records_and_trains_with_the_task_mapping(parking_bag, tmp_path):
+    _, native = parking_bag
+    out = tmp_path / "demos.mcap"
+    out.write_bytes(b"an older recording")
+    record(RecordConfig(task="parking", episodes=EPISODES, out=str(out), progress=False))
+    assert out.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["demos.mcap"]  # replaced, no leftovers
+    with pytest.raises(LiquidControlError, match="pass --task"):
+        load_bag_demos(out, progress=False)
+    assert round_trip_error(native, load_bag_demos(out, task_name="parking", progress=False))["identical"]
+    (tmp_path / "x.mcap").mkdir()
+    with pytest.raises(LiquidControlError, match="is a folder; an .mcap output must be a file name"):
+        record(RecordConfig(task="parking", episodes=1, out=str(tmp_path / "x.mcap"), progress=False))
