@@ -47,10 +47,10 @@ class FakeCar:
             msg.header.stamp = stamp
             pub.publish(msg)
 
-    def matched(self) -> bool:
-        """Every sensor publisher has its subscriber and cmd_vel its publisher."""
+    def matched(self, command_topic: str = "cmd_vel") -> bool:
+        """Every sensor publisher has its subscriber and the command topic its publisher."""
         pubs = [self.odom, self.joints, *self.ranges.values()]
-        return all(p.get_subscription_count() > 0 for p in pubs) and self.node.count_publishers("cmd_vel") > 0
+        return all(p.get_subscription_count() > 0 for p in pubs) and self.node.count_publishers(command_topic) > 0
 
 
 def stamp_s(msg: Any) -> float:

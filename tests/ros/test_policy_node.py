@@ -24,7 +24,8 @@ def _policy(ros_factory, *extra: str, bundle=PARKING_BUNDLE):
     node = ros.add(PolicyNode(context=ros.context))
     car = FakeCar(ros.context)
     ros.add(car.node)
-    assert ros.spin_until(car.matched), "the fake car and the policy node did not discover each other"
+    topic = node.core.config.command.topic
+    assert ros.spin_until(lambda: car.matched(topic)), "the fake car and the policy node did not discover each other"
     return ros, node, car
 
 
@@ -169,3 +170,26 @@ def test_diagnostics(ros_factory):
     assert status.name == "policy_node: policy" and status.level == b"\x00"
     assert int(values["policy_steps"]) > 10 and float(values["loop_latency_p99_ms"]) > 0
     assert int(values["stale_stops"]) >= 0 and "dropped_out_of_order" in values
+
+
+@pytest.mark.parametrize("kind", ["twist", "float32_array"])
+def test_unstamped_command_types(ros_factory, kind):
+    from geometry_msgs.msg import Twist
+    from std_msgs.msg import Float32MultiArray
+
+    fields = (["-p", "command.fields.steering:=data[1]", "-p", "command.fields.speed:=data[0]"]
+              if kind == "float32_array" else [])
+    ros, node, car = _policy(ros_factory, "-p", f"command.type:={kind}", "-p", "command.topic:=cmd_plain", *fields)
+    got: list = []
+    car.node.create_subscription(Twist if kind == "twist" else Float32MultiArray, "cmd_plain", got.append, 10)
+    _drive(ros, car, 0.6)
+    assert len(got) >= 5
+    runner_card = node.core.card
+    assert [a["name"] for a in runner_card.action] == ["steering", "speed"]
+    last = got[-1]
+    if kind == "twist":
+        steering, speed = last.angular.z, last.linear.x
+    else:
+        speed, steering = last.data
+    assert (steering, speed) != (0.0, 0.0)
+    assert abs(steering) <= 0.38 and abs(speed) <= 0.5
