@@ -11,7 +11,7 @@ export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-$(( ($$ % 100) + 101 ))}  # 101..200, away
 export PYTHONPATH="$PWD/ros_nodes${PYTHONPATH:+:$PYTHONPATH}"
 export MUJOCO_GL=${MUJOCO_GL:-egl}
 cmd=(.venv-ros/bin/python -m pytest -q tests/ros "$@")
-if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
   exec unshare -n sh -c 'ip link set lo up 2>/dev/null || true; exec "$@"' sh "${cmd[@]}"
 fi
 exec "${cmd[@]}"
