@@ -46,7 +46,6 @@ def _driving_frames(seed: int, n: int) -> tuple[Any, list[np.ndarray]]:
 
 def _effect(env: Any, name: str, severity: int) -> Any:
     from liquidcontrol.perturb import make_perturbation
-
     from liquidcontrol.perturb.image import ImageCorruption
 
     wrapped = make_perturbation(name, severity, seed=0).apply(env)
