@@ -39,7 +39,7 @@ def visual_backprop(head: Any, images: Any) -> np.ndarray:
     import torch
     import torch.nn.functional as F
 
-    x = torch.as_tensor(images).to(torch.float32).permute(0, 3, 1, 2) * (1.0 / 255.0)
+    x = torch.as_tensor(images).to(torch.float32).permute(0, 3, 1, 2) * (1.0 / 127.5) - 1.0  # as ConvHead
     means = []
     with torch.no_grad():
         for layer in head.convs:
