@@ -144,6 +144,8 @@ def _check_reuse(summary: dict[str, Any], main_cfg: Any, path: Path) -> None:
                 "budget": summary.get("budget"),
                 "eval_episodes": _episodes(summary)}
         have = {k: v for k, v in have.items() if v is not None}
+    if not have.get("kind") and summary.get("kind"):  # a main job left the kind to the task: the kind it ran
+        have["kind"] = summary["kind"]
     keys = ("task", "kind", "seed", "budget", "eval_episodes", "sweep_episodes", "severities",
             "perturbations", "train_perturbations", "param_budget")
     diff = {k: (have[k], want[k]) for k in keys if k in have and have[k] != want[k]}

@@ -143,3 +143,26 @@ def test_drone_bundles_fly_held_out_courses_with_both_backends(name, task_name):
                 done = terminated or truncated
             successes += bool(info["is_success"])
         assert successes >= 8, (backend, successes)
+
+
+def test_driving_bundle_laps_held_out_tracks_from_the_camera():
+    from liquidcontrol.tasks import get_task
+
+    card = load_card(pretrained("driving_cfc_ncp19"))
+    task = get_task(card.task)
+    assert task.name == "driving" and card.model_kind == "cfc-ncp" and card.neurons["total"] == 19
+    assert card.evaluation["onnx_check"]["passed"]
+    assert [i["name"] for i in card.inputs] == ["obs_image", "obs_speed"]
+    runner = PolicyRunner(pretrained("driving_cfc_ncp19"), backend="onnxruntime")
+    env = gym.make(task.env_id, **task.env_kwargs)
+    successes = 0
+    for seed in range(6):  # held-out evaluation seeds
+        obs, _ = env.reset(seed=seed)
+        runner.reset()
+        done, info = False, {}
+        while not done:
+            obs, _, terminated, truncated, info = env.step(runner.step(obs, dt=card.control_period_s))
+            done = terminated or truncated
+        successes += bool(info["is_success"])
+    env.close()
+    assert successes >= 5
