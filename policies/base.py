@@ -238,7 +238,11 @@ class RecurrentPolicy(nn.Module):
             tensors = {}
             for key, value in obs.items():
                 dtype = np.uint8 if key in spec and spec[key]["dtype"] == "uint8" else np.float32
-                arr = np.asarray(value, dtype=dtype)
+                given = np.asarray(value)
+                if dtype is np.uint8 and given.dtype != np.uint8:
+                    raise LiquidControlError(f"observation {key!r} must be a uint8 image of shape {spec[key]['shape']}, "
+                                             f"got dtype {given.dtype} shape {list(given.shape)}.")
+                arr = given.astype(dtype, copy=False)
                 tensors[key] = torch.as_tensor(arr[None] if single else arr)
             self.encoder.check(tensors)
             return tensors, single, int(next(iter(tensors.values())).shape[0])
