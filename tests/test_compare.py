@@ -149,9 +149,8 @@ def test_compare_checks_every_run_before_training_any(tmp_path):
 
 def test_a_main_run_that_left_the_kind_to_the_task_is_reused_for_that_kind(tmp_path):
     from liquidcontrol.compare import _check_reuse
-    from liquidcontrol.main_job import MainConfig
-
     from liquidcontrol.errors import LiquidControlError
+    from liquidcontrol.main_job import MainConfig
 
     saved = {"config": {"task": "parking", "kind": "", "seed": 0}, "kind": "cfc-ncp"}
     _check_reuse(saved, MainConfig(task="parking", kind="cfc-ncp", seed=0), tmp_path)  # no error
