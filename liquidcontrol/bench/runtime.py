@@ -79,9 +79,13 @@ def bench_bundle(folder: Path, steps: int, tmp: Path) -> dict[str, Any]:
         except (ImportError, ValueError) as exc:  # no [train] extra; a bundle the numpy backend cannot run
             skipped[name] = " ".join(str(exc).split())[:120]
     rng = np.random.default_rng(0)
-    scales = np.array([float(e.get("scale", 1.0)) for e in card.vector_inputs()[0]["layout"]]) \
-        if not card.is_dict else np.ones(card.obs_dim)
-    obs = (rng.standard_normal(card.obs_dim) * scales).astype(np.float32)
+    obs: Any
+    if card.is_dict:  # a camera bundle: a random frame per image key, Gaussian vectors
+        obs = {i["key"]: (rng.integers(0, 256, i["shape"]).astype(np.uint8) if i["dtype"] == "uint8"
+                          else rng.standard_normal(i["shape"]).astype(np.float32)) for i in card.inputs}
+    else:
+        scales = np.array([float(e.get("scale", 1.0)) for e in card.vector_inputs()[0]["layout"]])
+        obs = (rng.standard_normal(card.obs_dim) * scales).astype(np.float32)
     period = card.control_period_s
     calls: dict[str, Callable[[], Any]] = {n: _stepper(r, obs, period) for n, r in runners.items()}
     samples = interleaved_samples(calls, steps)
@@ -95,7 +99,7 @@ def bench_bundle(folder: Path, steps: int, tmp: Path) -> dict[str, Any]:
             "control_period_s": period, "backends": backends}
 
 
-def _stepper(runner: Any, obs: np.ndarray, period: float) -> Callable[[], Any]:
+def _stepper(runner: Any, obs: Any, period: float) -> Callable[[], Any]:
     def step() -> Any:
         return runner.step(obs, period)
 
