@@ -25,7 +25,8 @@ from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.policies.base import RecurrentPolicy
 from liquidcontrol.progress import progress_bar
 from liquidcontrol.train.augment import augment_images, draw_jitter
-from liquidcontrol.train.data import Demonstrations, load_demonstrations
+from liquidcontrol.train.data import Demonstrations
+from liquidcontrol.train.sources import load_demonstrations
 
 
 @dataclass

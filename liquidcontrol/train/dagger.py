@@ -285,7 +285,7 @@ def _behaviour_cloning(config: DaggerConfig, task: Task, out: Path, run: _Run, r
 
 def _given_demos(config: DaggerConfig, task: Task) -> Demonstrations:
     """The demonstrations of ``--demos`` (native file or bag), checked to belong to ``task``."""
-    from liquidcontrol.train.data import load_demonstrations
+    from liquidcontrol.train.sources import load_demonstrations
 
     demos = load_demonstrations(config.demos, config.mapping, task.name, config.progress)
     recorded = demos.meta.get("task")

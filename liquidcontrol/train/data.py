@@ -186,16 +186,3 @@ class PaddedBatch:
             # Padding repeats the nominal period so the cell never sees dt = 0.
             dt[i, k:] = e.dt[-1] if len(e) else 0.05
         return obs, act, dt, mask
-
-
-def load_demonstrations(path: str | Path, mapping: str = "", task: str = "", progress: bool = True) -> Demonstrations:
-    """Demonstrations from a native ``.npz`` file or a ROS 2 bag (a bag folder or an ``.mcap``
-    file; read through ``mapping``, default the mapping stored by ``liquidcontrol record``).
-    Both give the same in-memory :class:`Demonstrations`; bags need the ``[bags]`` extra."""
-    from liquidcontrol.bags.reader import is_bag
-
-    if is_bag(path) or mapping:
-        from liquidcontrol.bags import load_bag_demos
-
-        return load_bag_demos(path, mapping, task, progress)  # type: ignore[no-any-return]
-    return Demonstrations.load(path)
