@@ -15,6 +15,7 @@ from typing import Any
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.runtime.card import IMAGE_DTYPE, PolicyCard
 from liquidcontrol_ros.fields import TRANSFORMS, make_extractor, make_setter, parse_path
+from liquidcontrol_ros.images import ImageSpec
 
 #: Command message kinds the adapter can publish, with the fields an action may fill.
 TWIST_FIELDS = tuple(f"{part}.{axis}" for part in ("linear", "angular") for axis in "xyz")
@@ -26,6 +27,9 @@ _MSG_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]*/msg/[A-Z][A-Za-z0-9]*")
 _DATA_FIELD = re.compile(r"data\[(\d{1,4})\]")
 _TOP_LEVEL = {"bundle", "backend", "timeout", "max_dt", "future_tolerance", "check_stamps", "use_sim_time"}
 _CHANNEL_KEYS = {"topic", "type", "field", "transform", "unit", "source", "initial"}
+_IMAGE_KEYS = {"topic", "type", "encoding", "height", "width"}
+IMAGE_MSG = "sensor_msgs/msg/Image"
+IMAGE_OFFSET = -1  # Channel.offset of a whole image input
 _COMMAND_KEYS = {"type", "topic", "frame_id", "stamp", "fields", "stop"}
 
 
@@ -42,6 +46,7 @@ class Channel:
     transform: str = "value"
     source: str = "topic"
     initial: float = 0.0  # previous_action: the value after a reset, env units
+    image: ImageSpec | None = None  # an image input (offset IMAGE_OFFSET): the whole input from one Image topic
 
 
 @dataclass
@@ -138,26 +143,39 @@ def bind_to_card(config: NodeConfig, params: Mapping[str, Any], card: PolicyCard
             f"its channels are {', '.join(layouts)}.")
     missing = [name for name in layouts if name not in mapped]
     if missing:
+        needs = ".topic and .type" if layouts[missing[0]][1] == IMAGE_OFFSET else ".topic, .type and .field"
         raise LiquidControlError(
             f"the card of {config.bundle} needs input channel {missing[0]!r} but the parameters give it no source "
-            f"(set inputs.{missing[0]}.topic, .type and .field).")
+            f"(set inputs.{missing[0]}{needs}).")
     config.channels = [_channel(name, *layouts[name], mapped[name], card) for name in layouts]
     types: dict[str, str] = {}
     for ch in config.channels:
         if ch.source == "topic" and types.setdefault(ch.topic, ch.msg_type) != ch.msg_type:
             raise LiquidControlError(
                 f"topic {ch.topic!r} is given two message types, {types[ch.topic]} and {ch.msg_type}.")
+    image_topics = [ch.topic for ch in config.channels if ch.image is not None]
+    for ch in config.channels:
+        if ch.source == "topic" and ch.topic in image_topics and ch.image is None:
+            raise LiquidControlError(
+                f"input channel {ch.name!r} reads topic {ch.topic!r}, which carries an image input; "
+                "an image topic feeds its image only.")
+    if len(set(image_topics)) != len(image_topics):
+        raise LiquidControlError("two image inputs read the same topic; give each camera its own topic.")
     config.command = _command(params, card)
     return config
 
 
 def _card_channels(card: PolicyCard) -> dict[str, tuple[int, int, dict[str, Any]]]:
-    """``{channel name: (input index, offset, layout entry)}`` in card order."""
+    """``{channel name: (input index, offset, layout entry)}`` in card order; an image input is one
+    channel named by its key, offset ``IMAGE_OFFSET``, with the whole input as its entry."""
     out: dict[str, tuple[int, int, dict[str, Any]]] = {}
     for i, inp in enumerate(card.inputs):
         if inp["dtype"] == IMAGE_DTYPE:
-            raise LiquidControlError(
-                f"the bundle takes the image input {inp['name']!r}; policy_node maps vector inputs only so far.")
+            name = inp["key"] if inp["key"] is not None else inp["name"]
+            if name in out:
+                raise LiquidControlError(f"the card names two channels {name!r}; the node maps channels by name.")
+            out[name] = (i, IMAGE_OFFSET, inp)
+            continue
         for j, entry in enumerate(inp["layout"]):
             name = entry["name"] if inp["key"] is None else f"{inp['key']}.{entry['name']}"
             if name in out:
@@ -169,6 +187,8 @@ def _card_channels(card: PolicyCard) -> dict[str, tuple[int, int, dict[str, Any]
 def _channel(name: str, index: int, offset: int, layout: dict[str, Any], spec: dict[str, Any],
              card: PolicyCard) -> Channel:
     what = f"input channel {name!r}"
+    if offset == IMAGE_OFFSET:
+        return _image_channel(name, index, layout, spec)
     bad = sorted(set(spec) - _CHANNEL_KEYS)
     if bad:
         raise LiquidControlError(f"{what} has unknown setting {bad[0]!r}; expected {', '.join(sorted(_CHANNEL_KEYS))}.")
@@ -201,6 +221,34 @@ def _channel(name: str, index: int, offset: int, layout: dict[str, Any], spec: d
         raise LiquidControlError(f"{what} has unknown transform {transform!r}; expected one of {', '.join(TRANSFORMS)}.")
     make_extractor(spec.get("field"), transform, layout, what)  # type: ignore[arg-type]  # validates path and limits
     return Channel(name, index, offset, topic, msg_type, spec["field"], transform)
+
+
+def _image_channel(name: str, index: int, inp: dict[str, Any], spec: dict[str, Any]) -> Channel:
+    """A card image input fed whole from one ``sensor_msgs/Image`` topic; optional ``encoding``,
+    ``height`` and ``width`` in the parameters are checked against the card here, at start-up."""
+    what = f"input channel {name!r}"
+    height, width = int(inp["shape"][0]), int(inp["shape"][1])
+    card_says = f"the card's image input, {height}x{width} (height x width) {inp['layout'].get('channels', 'RGB')}"
+    bad = sorted(set(spec) - _IMAGE_KEYS)
+    if bad:
+        raise LiquidControlError(
+            f"{what} is {card_says}, so its settings are {', '.join(sorted(_IMAGE_KEYS))}; got {bad[0]!r}.")
+    topic, msg_type = spec.get("topic"), spec.get("type", IMAGE_MSG)
+    if not isinstance(topic, str) or not topic:
+        raise LiquidControlError(f"{what} needs a topic name (inputs.{name}.topic), got {topic!r}.")
+    if msg_type != IMAGE_MSG:
+        raise LiquidControlError(f"{what} is {card_says}; it must come from a {IMAGE_MSG} topic, got type {msg_type!r}.")
+    for key, card_value in (("height", height), ("width", width)):
+        given = spec.get(key)
+        if given is not None and given != card_value:
+            raise LiquidControlError(
+                f"{what} is configured as {key} {given!r} but it is {card_says}; resize on the camera side "
+                f"(e.g. image_proc's resize node) and set {key} {card_value}.")
+    encoding = spec.get("encoding", "")
+    if not isinstance(encoding, str):
+        raise LiquidControlError(f"{what} encoding must be a string such as 'rgb8', got {encoding!r}.")
+    image = ImageSpec.from_card_input(inp, encoding)
+    return Channel(name, index, IMAGE_OFFSET, topic, IMAGE_MSG, image=image)
 
 
 def _command(params: Mapping[str, Any], card: PolicyCard) -> CommandSpec:

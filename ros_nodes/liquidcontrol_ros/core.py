@@ -7,7 +7,10 @@ timer; times are seconds on the node's clock.
 Per tick, in order (the first that applies decides the command):
 
 1. an input not received within ``timeout`` seconds (or not since the last
-   reset) -> the stop command, reason ``stale``;
+   reset) -> the stop command, reason ``stale``; the latest image on an
+   image topic not of the card's size and encoding -> the stop command,
+   reason ``image`` (counted in ``image_stops``; each such message in
+   ``image_rejected``);
 2. a non-finite observation -> the stop command and a state reset;
 3. the policy step with the measured ``dt`` (seconds since the previous
    policy step; the card's period after a reset; clipped to ``max_dt``);
@@ -35,6 +38,7 @@ from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.runtime import PolicyRunner
 from liquidcontrol_ros.config import PREVIOUS_ACTION, NodeConfig, bind_to_card, parse_config
 from liquidcontrol_ros.fields import MalformedMessage, make_extractor
+from liquidcontrol_ros.images import ImageMismatch, ImageSpec
 
 DROP_REASONS = ("malformed", "out_of_order", "future", "too_old")
 _LATENCY_WINDOW = 1000
@@ -60,6 +64,8 @@ class _Topic:
         self.received_at: float | None = None  # node clock, None: nothing since the last reset
         self.stamp: float | None = None
         self.stale_ticks = 0
+        self.image: tuple[ImageSpec, np.ndarray] | None = None  # an image topic: its spec and buffer
+        self.image_problem = ""  # why the latest image could not be used ("" when it could)
 
 
 class PolicyCore:
@@ -71,7 +77,8 @@ class PolicyCore:
         self.card = self.runner.card
         self.config: NodeConfig = bind_to_card(config, params, self.card)
         self.period = float(self.card.control_period_s)
-        self._buffers = [np.zeros(int(inp["shape"][0]), dtype=np.float32) for inp in self.card.inputs]
+        self._buffers = [np.zeros(inp["shape"], dtype=np.uint8) if inp["dtype"] == "uint8"
+                         else np.zeros(int(inp["shape"][0]), dtype=np.float32) for inp in self.card.inputs]
         self._keys = [inp["key"] for inp in self.card.inputs]
         self.topics: dict[str, _Topic] = {}
         self._previous: list[tuple[np.ndarray, int, int, float]] = []
@@ -80,6 +87,9 @@ class PolicyCore:
             buf = self._buffers[ch.input_index]
             if ch.source == PREVIOUS_ACTION:
                 self._previous.append((buf, ch.offset, names.index(ch.field), ch.initial))
+                continue
+            if ch.image is not None:
+                self.topics.setdefault(ch.topic, _Topic(ch.topic)).image = (ch.image, buf)
                 continue
             layout = self.card.inputs[ch.input_index]["layout"][ch.offset]
             topic = self.topics.setdefault(ch.topic, _Topic(ch.topic))
@@ -94,6 +104,7 @@ class PolicyCore:
         self._stop_action = (np.array(self.stop_values) - self._offset) / np.where(self._scale == 0, 1, self._scale)
         self.dropped = dict.fromkeys(DROP_REASONS, 0)
         self.steps = self.stale_stops = self.non_finite_stops = self.clamped = self.dt_clipped = 0
+        self.image_stops = self.image_rejected = 0
         self.latencies: list[float] = []
         self.last_reason = ""
         self.last_dt: float | None = None
@@ -111,6 +122,8 @@ class PolicyCore:
             if reason:
                 self.dropped[reason] += 1
                 return False
+        if entry.image is not None:
+            return self._take_image(entry, entry.image, msg, stamp, now)
         try:
             values = [extract(msg) for extract, _, _ in entry.extractors]
         except MalformedMessage:
@@ -118,6 +131,24 @@ class PolicyCore:
             return False
         for (_, buf, offset), value in zip(entry.extractors, values):
             buf[offset] = value
+        entry.received_at = now
+        if stamp:
+            entry.stamp = stamp
+        return True
+
+    def _take_image(self, entry: _Topic, image: tuple[ImageSpec, np.ndarray], msg: Any, stamp: float | None,
+                    now: float) -> bool:
+        """An image that does not fit the card is not dropped silently: it marks the topic so the
+        next tick stops (the camera is there but sends the wrong thing)."""
+        spec, buf = image
+        try:
+            spec.decode(msg, buf)
+        except ImageMismatch as exc:
+            self.image_rejected += 1
+            entry.image_problem = str(exc)
+            entry.received_at = now
+            return False
+        entry.image_problem = ""
         entry.received_at = now
         if stamp:
             entry.stamp = stamp
@@ -141,6 +172,10 @@ class PolicyCore:
         if stale:
             self.stale_stops += 1
             return self._stop("stale input: " + stale, reset=False)
+        bad_images = [f"{t.name} sent {t.image_problem}" for t in self.topics.values() if t.image_problem]
+        if bad_images:
+            self.image_stops += 1
+            return self._stop("unusable image: " + "; ".join(bad_images), reset=False)
         obs = self._observation()
         if not all(np.isfinite(b).all() for b in self._buffers):
             self.non_finite_stops += 1
@@ -181,8 +216,8 @@ class PolicyCore:
         return self._buffers[0]
 
     def _non_finite_channels(self) -> str:
-        bad = [ch.name for ch in self.config.channels
-               if not math.isfinite(float(self._buffers[ch.input_index][ch.offset]))]
+        bad = [ch.name for ch in self.config.channels if ch.image is None
+               and not math.isfinite(float(self._buffers[ch.input_index][ch.offset]))]
         return ", ".join(bad)
 
     def _measured_dt(self, now: float) -> float:
@@ -218,6 +253,7 @@ class PolicyCore:
         self._last_step = None
         for t in self.topics.values():
             t.received_at = None
+            t.image_problem = ""
         for buf, offset, _, initial in self._previous:
             buf[offset] = initial
 
@@ -233,6 +269,8 @@ class PolicyCore:
                   "non_finite_stops": str(self.non_finite_stops), "clamped_actions": str(self.clamped),
                   "dt_clipped": str(self.dt_clipped)}
         values.update({f"dropped_{k}": str(v) for k, v in self.dropped.items()})
+        if any(t.image is not None for t in self.topics.values()):
+            values.update({"image_rejected": str(self.image_rejected), "image_stops": str(self.image_stops)})
         values.update({f"stale_ticks {t.name}": str(t.stale_ticks) for t in self.topics.values()})
         if self.latencies:
             lat = np.array(self.latencies) * 1e3

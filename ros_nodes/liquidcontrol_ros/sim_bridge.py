@@ -1,9 +1,10 @@
 """The sim bridge's logic without ROS: a liquidcontrol MuJoCo task played seed after seed.
 
 A sim tool (it imports MuJoCo through ``liquidcontrol.envs``), never
-deployed on the robot. :class:`ParkingSim` and :class:`DroneSim` turn the
-env's state into the sensor readings the robot's topics carry, and a command
-in physical units back into the env's action.
+deployed on the robot. :class:`ParkingSim`, :class:`DrivingSim`,
+:class:`DroneSim` (body rates) and :class:`DroneMotorsSim` turn the env's
+state into the sensor readings the robot's topics carry, and a command in
+physical units back into the env's action.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class TaskSim:
         self.results: list[EpisodeResult] = []
         self.seed: int | None = None
         self.steps = 0
-        self.obs: np.ndarray | None = None
+        self.obs: Any = None  # the env's observation (an array; a dict for the camera task)
 
     @property
     def done(self) -> bool:
@@ -135,6 +136,30 @@ class ParkingSim(TaskSim):
                           float(o[5]), ranges)
 
 
+@dataclass
+class CameraCarSensors:
+    """The driving car's forward camera and wheel odometry at one step."""
+
+    image: np.ndarray  # uint8 [H, W, 3], RGB
+    speed: float       # m/s, longitudinal
+    x: float           # m, world frame (the car's pose, for the odometry message)
+    y: float
+    yaw: float
+
+
+class DrivingSim(TaskSim):
+    """``liquidcontrol/Driving-v0`` (lane keeping from the camera): camera image and wheel speed."""
+
+    env_id = "liquidcontrol/Driving-v0"
+
+    def sensors(self) -> CameraCarSensors:
+        o = self.obs
+        assert o is not None
+        state = self.env.true_state()
+        return CameraCarSensors(np.asarray(o["image"], dtype=np.uint8), float(o["speed"][0]),
+                                float(state.x), float(state.y), float(state.yaw))
+
+
 class DroneSim(TaskSim):
     """``liquidcontrol/Drone-v0`` with body-rate actions: state estimate, gyro, velocity, target error."""
 
@@ -149,7 +174,18 @@ class DroneSim(TaskSim):
         return DroneSensors(state.position, (x, y, z, w), o[9:12].tolist(), o[12:15].tolist(), o[15:18].tolist())
 
 
-SIMS: dict[str, type[TaskSim]] = {"parking": ParkingSim, "drone": DroneSim}
+class DroneMotorsSim(DroneSim):
+    """``liquidcontrol/Drone-v0`` with motor actions (100 Hz): the same sensors as :class:`DroneSim`."""
+
+    env_kwargs = {"action_mode": "motors"}
+
+    def idle_command(self) -> list[float]:
+        """Every motor at the airframe's hover speed (a zero action is half speed, not hover)."""
+        return [float(self.env._hover_r)] * 4
+
+
+SIMS: dict[str, type[TaskSim]] = {"parking": ParkingSim, "driving": DrivingSim, "drone": DroneSim,
+                                  "drone_motors": DroneMotorsSim}
 
 
 def in_process_results(bundle: str, seeds: Sequence[int], backend: str = "onnxruntime",

@@ -110,3 +110,39 @@ def drone_params(**overrides: Any) -> dict[str, Any]:
                  "command.stop": [0.300186, 0.0, 0.0, 0.0]})
     flat.update(overrides)
     return {k: v for k, v in flat.items() if v is not None}
+
+
+DRIVING_BUNDLE = ROOT / "policies" / "pretrained" / "driving_cfc_ncp19"
+
+
+def driving_params(**overrides: Any) -> dict[str, Any]:
+    """The camera car's parameters as config/driving_camera.yaml gives them, flat."""
+    flat: dict[str, Any] = {
+        "bundle": str(DRIVING_BUNDLE), "timeout": 0.5,
+        "inputs.image.topic": "camera/image_raw", "inputs.image.type": "sensor_msgs/msg/Image",
+        "inputs.image.height": 64, "inputs.image.width": 128,
+        "inputs.speed.speed.topic": "odom", "inputs.speed.speed.type": "nav_msgs/msg/Odometry",
+        "inputs.speed.speed.field": "twist.twist.linear.x", "inputs.speed.speed.unit": "m/s",
+        "command.type": "twist_stamped", "command.topic": "cmd_vel", "command.fields.steering": "angular.z",
+        "command.stop": [0.0],
+    }
+    flat.update(overrides)
+    return {k: v for k, v in flat.items() if v is not None}
+
+
+def image_msg(pixels: Any, encoding: str = "rgb8", pad: int = 0) -> SimpleNamespace:
+    """A stand-in sensor_msgs/Image holding ``pixels`` (uint8 [H, W, 3], RGB) in ``encoding``, each row
+    padded with ``pad`` bytes (``step`` = width x bytes per pixel + pad)."""
+    import numpy as np
+
+    rgb = np.asarray(pixels, dtype=np.uint8)
+    h, w, _ = rgb.shape
+    body = {"rgb8": rgb, "bgr8": rgb[..., ::-1],
+            "rgba8": np.concatenate([rgb, np.full((h, w, 1), 255, np.uint8)], axis=2),
+            "bgra8": np.concatenate([rgb[..., ::-1], np.full((h, w, 1), 7, np.uint8)], axis=2)}[encoding]
+    rows = body.reshape(h, -1)
+    step = rows.shape[1] + pad
+    padded = np.full((h, step), 0xAB, np.uint8)
+    padded[:, : rows.shape[1]] = rows
+    return ns(header=stamp_header(0.0), height=h, width=w, encoding=encoding, is_bigendian=0, step=step,
+              data=padded.tobytes())
