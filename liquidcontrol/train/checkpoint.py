@@ -50,14 +50,14 @@ def save_checkpoint(
     with atomic_folder(folder) as tmp:
         save_weights(policy, tmp / POLICY_FILE)
         if optimizer is not None:
-            tensors, values = _split_optimizer_state(optimizer.state_dict())
+            tensors, values = split_optimizer_state(optimizer.state_dict())
             save_file(tensors, str(tmp / OPTIMIZER_TENSORS))
             (tmp / OPTIMIZER_VALUES).write_text(json.dumps(values, allow_nan=False), encoding="utf-8")
         (tmp / PROGRESS_FILE).write_text(text, encoding="utf-8")
     return folder
 
 
-def _split_optimizer_state(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def split_optimizer_state(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Tensors of an optimizer ``state_dict`` (for safetensors) and everything else (for JSON)."""
     tensors: dict[str, torch.Tensor] = {}
     per_param: dict[str, dict[str, Any]] = {}
@@ -71,7 +71,7 @@ def _split_optimizer_state(state: dict[str, Any]) -> tuple[dict[str, torch.Tenso
     return tensors, {"state": per_param, "param_groups": state["param_groups"]}
 
 
-def _join_optimizer_state(tensors: dict[str, torch.Tensor], values: dict[str, Any]) -> dict[str, Any]:
+def join_optimizer_state(tensors: dict[str, torch.Tensor], values: dict[str, Any]) -> dict[str, Any]:
     state: dict[int, dict[str, Any]] = {int(k): dict(v) for k, v in values["state"].items()}
     for key, tensor in tensors.items():
         _, idx, name = key.split(".", 2)
@@ -120,7 +120,7 @@ def _read_optimizer_state(folder: Path) -> dict[str, Any] | None:
     if tensors_path.is_file() and values_path.is_file():
         try:
             values = json.loads(values_path.read_text(encoding="utf-8"))
-            return _join_optimizer_state(load_file(str(tensors_path)), values)
+            return join_optimizer_state(load_file(str(tensors_path)), values)
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError,
                 SafetensorError) as exc:
             raise LiquidControlError(f"optimizer state in {folder} is corrupt ({exc}).") from None
