@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demos": ("liquidcontrol.train.demos", "record expert demonstrations to a .npz file"),
     "record": ("liquidcontrol.bags.record", "record expert demonstrations as a ROS 2 bag (mcap)"),
     "roundtrip": ("liquidcontrol.bags.roundtrip", "train from a recorded bag and from native demos with the same seeds; compare"),
-    "train": ("liquidcontrol.train.cli", "behaviour cloning + DAgger for any model kind"),
+    "train": ("liquidcontrol.train.cli", "behaviour cloning + DAgger, or PPO, for any model kind"),
     "eval": ("liquidcontrol.evaluate.cli", "evaluate a bundle or the expert, clean and perturbed"),
     "export": ("liquidcontrol.export.cli", "export a checkpoint to an ONNX policy bundle"),
     "bench": ("liquidcontrol.bench.cli", "benchmarks: 'bench models', 'bench env TASK', 'bench runtime'"),
@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     try:
         module, parser = command_parser(name)
+        if hasattr(module, "normalise_argv"):
+            rest = module.normalise_argv(rest)
         args = parser.parse_args(rest)
         return int(module.run(args) or 0)
     except LiquidControlError as exc:
