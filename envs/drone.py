@@ -286,7 +286,9 @@ class DroneEnv(gym.Env):
     ("rates" or "motors"), ``airframe`` ("crazyflie" or "x250"),
     ``max_episode_seconds`` (15.0), ``render_width`` / ``render_height``
     (320 / 240 px), ``camera`` ("overview": fixed, the whole arena; "chase":
-    follows the drone), ``randomize`` (None, or domain randomisation: a dict
+    follows the drone), ``n_targets`` (3; 1 or 2 fly the first targets of
+    the same seeded course, e.g. the single-target ``drone_single`` task),
+    ``randomize`` (None, or domain randomisation: a dict
     of +-fractions in [0, 1) with keys from ``mass``, ``inertia``,
     ``thrust``, ``torque``, ``motor_tau``, e.g. ``{"mass": 0.2, "thrust":
     0.1}``: every reset draws each factor uniformly from 1 +- fraction, from
@@ -335,7 +337,10 @@ class DroneEnv(gym.Env):
     def __init__(self, render_mode: str | None = None, action_mode: str = "rates",
                  airframe: str = "crazyflie", max_episode_seconds: float = 15.0,
                  render_width: int = 320, render_height: int = 240, camera: str = "overview",
-                 randomize: dict[str, float] | None = None) -> None:
+                 randomize: dict[str, float] | None = None, n_targets: int = N_TARGETS) -> None:
+        if isinstance(n_targets, bool) or not isinstance(n_targets, int) or not 1 <= n_targets <= N_TARGETS:
+            raise LiquidControlError(f"n_targets={n_targets!r} is invalid; expected a whole number from 1 to {N_TARGETS}.")
+        self.n_targets = int(n_targets)
         if render_mode not in (None, "rgb_array"):
             raise LiquidControlError(
                 f"render_mode {render_mode!r} is not supported; expected None or 'rgb_array'.")
@@ -379,7 +384,7 @@ class DroneEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
         self._obs = np.zeros(22, np.float32)
         self._renderer: mujoco.Renderer | None = None
-        self.targets: list[tuple[float, float, float]] = [(0.0, 0.0, 1.0)] * N_TARGETS
+        self.targets: list[tuple[float, float, float]] = [(0.0, 0.0, 1.0)] * self.n_targets
         self._r = [self._hover_r] * 4
         self._reset_counters()
         mujoco.mj_forward(self.model, self.data)
@@ -623,7 +628,7 @@ class DroneEnv(gym.Env):
         self._apply_physics()
         x, y = rng.uniform(*START_XY_RANGE, size=2).tolist()
         z, yaw = float(rng.uniform(*START_Z_RANGE)), float(rng.uniform(*START_YAW_RANGE))
-        self.targets = self._draw_targets(rng, (x, y, z))
+        self.targets = self._draw_targets(rng, (x, y, z), self.n_targets)
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
         d.qpos[self._qpos0:self._qpos0 + 7] = (x, y, z, math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
@@ -639,10 +644,11 @@ class DroneEnv(gym.Env):
         return self._observe(), self._info(False, {}, {})
 
     @staticmethod
-    def _draw_targets(rng: np.random.Generator, start: tuple[float, float, float]) -> list[tuple[float, float, float]]:
+    def _draw_targets(rng: np.random.Generator, start: tuple[float, float, float],
+                      count: int = N_TARGETS) -> list[tuple[float, float, float]]:
         targets: list[tuple[float, float, float]] = []
         previous = start
-        for _ in range(N_TARGETS):
+        for _ in range(count):
             for _attempt in range(100):
                 tx, ty = rng.uniform(*TARGET_XY_RANGE, size=2).tolist()
                 tz = float(rng.uniform(*TARGET_Z_RANGE))
@@ -679,14 +685,14 @@ class DroneEnv(gym.Env):
         progress = self._potential - distance
         if distance <= TARGET_RADIUS and self._reached <= self._index:
             self._reached = self._index + 1
-            if self._index < N_TARGETS - 1:
+            if self._index < self.n_targets - 1:
                 self._index += 1
                 distance = self._distance()
             elif self._course_time is None:
                 self._course_time = self._steps * self.control_period
         self._potential = distance
         vx, vy, vz = self._v
-        hovering = (self._reached == N_TARGETS and distance <= TARGET_RADIUS
+        hovering = (self._reached == self.n_targets and distance <= TARGET_RADIUS
                     and vx * vx + vy * vy + vz * vz < HOVER_SPEED * HOVER_SPEED)
         self._dwell = self._dwell + 1 if hovering else 0
         success = self._dwell >= self.dwell_steps and not failed
@@ -844,7 +850,9 @@ class DroneEnv(gym.Env):
             height, width = self.render_size
             self._renderer = lite_renderer(self.model, height, width)
         for k, site in enumerate(self._target_sites):
-            if k == self._index:
+            if k >= self.n_targets:
+                rgba = (0.0, 0.0, 0.0, 0.0)  # not part of this course
+            elif k == self._index:
                 rgba = (0.2, 0.9, 0.3, 0.45)  # current
             elif k < self._reached:
                 rgba = (0.75, 0.75, 0.75, 0.2)  # reached

@@ -105,7 +105,7 @@ class DroneExpert:
         af: dc.Airframe = u.airframe
         s = u.true_state()
         dt = u.control_period
-        thrust, rates = self._attitude_command(s, u.current_target, u.target_index == N_TARGETS - 1, af, dt)
+        thrust, rates = self._attitude_command(s, u.current_target, u.target_index == getattr(u, "n_targets", N_TARGETS) - 1, af, dt)
         if u.action_mode == "rates":
             a = [(thrust - u.collective_offset) / u.collective_scale,
                  rates[0] / RATE_SCALE[0], rates[1] / RATE_SCALE[1], rates[2] / RATE_SCALE[2]]

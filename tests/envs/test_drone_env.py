@@ -583,3 +583,30 @@ def test_randomized_factors_are_in_info_at_reset_and_every_step():
     plain = DroneEnv()
     assert "airframe_factors" not in plain.reset(seed=0)[1]
     assert "airframe_factors" not in plain.step(np.zeros(4, np.float32))[4]
+
+
+def test_single_target_course_is_the_first_leg_of_the_same_seed_and_the_expert_flies_it():
+    from liquidcontrol.tasks import get_task
+
+    full, single = DroneEnv(), DroneEnv(n_targets=1, max_episode_seconds=8.0)
+    for seed in (0, 7):
+        full.reset(seed=seed)
+        single.reset(seed=seed)
+        assert single.targets == full.targets[:1]
+        assert single.true_state().position == full.true_state().position
+    task = get_task("drone_single")
+    expert = task.make_expert()
+    env = gym.make(task.env_id, **task.env_kwargs)
+    wins = 0
+    for seed in range(5):
+        env.reset(seed=seed)
+        expert.reset()
+        for _ in range(400):
+            _, _, term, trunc, info = env.step(expert.act(env))
+            if term or trunc:
+                break
+        wins += bool(info["is_success"]) and info["targets_reached"] == 1
+    assert wins == 5
+    for bad in (0, 4, 1.5, True):
+        with pytest.raises(LiquidControlError, match="n_targets"):
+            DroneEnv(n_targets=bad)
