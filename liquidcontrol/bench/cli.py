@@ -1,4 +1,4 @@
-"""``liquidcontrol bench models``, ``bench env TASK``, ``bench runtime`` and ``bench perturb``.
+"""``liquidcontrol bench models``, ``bench env TASK``, ``bench runtime``, ``bench perturb`` and ``bench rl``.
 
 Benchmarks print ratios against a reference measured in the same run on the
 same machine; they never assert timings (machines are shared and noisy).
@@ -14,6 +14,7 @@ TARGETS = {
     "env": "liquidcontrol.bench.env",
     "runtime": "liquidcontrol.bench.runtime",
     "perturb": "liquidcontrol.bench.perturb",
+    "rl": "liquidcontrol.bench.rl",
 }
 
 

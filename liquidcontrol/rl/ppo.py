@@ -111,6 +111,19 @@ class LiquidPPO(PPO):
         super().__init__(policy, env, n_steps=n_steps,  # type: ignore[arg-type]
                          batch_size=batch_size, learning_rate=learning_rate, **kwargs)
 
+    @staticmethod
+    def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
+        """SB3's wrapping (Monitor, DummyVecEnv) without ``VecTransposeImage``: our conv heads read
+        images as H x W x 3, as the envs, the exported bundle and the robot give them."""
+        from stable_baselines3.common.monitor import Monitor
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        if isinstance(env, VecEnv):
+            return env
+        if monitor_wrapper:
+            env = Monitor(env)
+        return DummyVecEnv([lambda: env])  # type: ignore[list-item, return-value]
+
     # -- model --------------------------------------------------------------------------
     def _build_actor(self) -> RecurrentPolicy:
         space, act = self.observation_space, self.action_space
@@ -328,6 +341,8 @@ class LiquidPPO(PPO):
                 "actor_kind": self.actor.kind, "actor_config": self.actor.config(),
                 "num_timesteps": int(self.num_timesteps), "n_updates": int(self._n_updates),
                 "obs_stats": self.policy.stats_state(),
+                "observation_space": space_to_json(self.observation_space),
+                "action_space": space_to_json(self.action_space),
                 "batch_rng": self._batch_rng.bit_generator.state}
 
     def save(self, path: str | Path, exclude: Any = None, include: Any = None) -> None:  # type: ignore[override]
@@ -376,7 +391,12 @@ class LiquidPPO(PPO):
         hyper.update(overrides)
         model = cls(settings["kind"], env, units=settings["units"], param_budget=settings["param_budget"], actor=actor,
                     seq_len=settings["seq_len"], critic_warmup_steps=settings["critic_warmup_steps"],
-                    **settings["critic_args"], **hyper)
+                    _init_setup_model=env is not None, **settings["critic_args"], **hyper)
+        if env is None:  # predict-only: the spaces come from the file
+            model.observation_space = space_from_json(settings["observation_space"])
+            model.action_space = space_from_json(settings["action_space"])
+            model.n_envs = 1
+            model._setup_model()
         try:
             model.policy.load_state_dict(state, strict=True)
             model.policy.optimizer.load_state_dict(join_optimizer_state(opt_tensors, opt_values))
@@ -387,6 +407,24 @@ class LiquidPPO(PPO):
         if settings.get("batch_rng"):
             model._batch_rng.bit_generator.state = settings["batch_rng"]
         return model
+
+
+def space_to_json(space: gym.Space) -> dict[str, Any]:
+    """A Box, or a Dict of Boxes, as JSON (what :func:`space_from_json` rebuilds)."""
+    if isinstance(space, gym.spaces.Dict):
+        return {"type": "Dict", "spaces": {k: space_to_json(v) for k, v in space.spaces.items()}}
+    if isinstance(space, gym.spaces.Box):
+        return {"type": "Box", "low": space.low.tolist(), "high": space.high.tolist(), "dtype": str(space.dtype)}
+    raise LiquidControlError(f"cannot save a model for the observation or action space {space}.")
+
+
+def space_from_json(data: dict[str, Any]) -> gym.Space:
+    if data.get("type") == "Dict":
+        return gym.spaces.Dict({k: space_from_json(v) for k, v in data["spaces"].items()})
+    if data.get("type") == "Box":
+        dtype = np.dtype(data["dtype"])
+        return gym.spaces.Box(np.asarray(data["low"], dtype), np.asarray(data["high"], dtype), dtype=dtype)  # type: ignore[arg-type]
+    raise LiquidControlError(f"unknown saved space {data.get('type')!r}.")
 
 
 def _check_actor_fits(actor: RecurrentPolicy, space: gym.Space, act: gym.spaces.Box) -> None:

@@ -295,7 +295,8 @@ class EvalCheckpoint(BaseCallback):
         from liquidcontrol.train.checkpoint import save_checkpoint
         from liquidcontrol.train.dagger import validate
 
-        model, config = self.model, self.config
+        model: Any = self.model
+        config = self.config
         actor = model.actor
         model.policy.sync_stats()
         actor.eval()

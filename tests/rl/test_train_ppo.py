@@ -1,0 +1,140 @@
+"""``liquidcontrol train ppo``: a task of the registry end to end (Dict observations with an image),
+resume, export through the ONNX check, fine-tuning checks and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import toy_task
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from liquidcontrol.cli import main
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.rl import LiquidPPO, NonFiniteLoss
+from liquidcontrol.rl.train import PPOConfig, train
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+TINY = ["--n-envs", "2", "--n-steps", "32", "--seq-len", "8", "--batch-size", "64", "--n-epochs", "1",
+        "--eval-every", "64", "--eval-episodes", "4", "--progress", "false"]
+
+
+@pytest.fixture(scope="module")
+def toy():
+    task = toy_task.register()
+    yield task
+    toy_task.unregister()
+
+
+def test_train_method_ppo_runs_resumes_and_exports_a_checked_bundle(toy: Any, tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--method", "ppo", "--task", "toy", "--steps", "128", "--check-episodes", "4",
+                 "--out", str(out), *TINY]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert [h["steps"] for h in history] == [64, 128]
+    assert all(0.0 <= h["validation_success"] <= 1.0 for h in history)
+    assert (out / "history.csv").read_text().splitlines()[0].startswith("steps,wall_seconds,validation_success")
+    card = json.loads((out / "bundle" / "card.json").read_text())
+    assert card["task"] == "toy" and card["evaluation"]["onnx_check"]["passed"]
+    assert [i["key"] for i in card["inputs"]] == ["image", "state"]
+    assert card["training"]["recipe"]["algo"] == "ppo"
+    assert any(p.name.startswith("events") for p in (out / "tb").rglob("*"))
+    # resume: the step count, weights and history carry on
+    before = LiquidPPO.load(out / "checkpoint" / "model.zip")
+    assert before.num_timesteps == 128
+    assert main(["train", "ppo", "--task", "toy", "--steps", "192", "--check-episodes", "0", "--resume", "true",
+                 "--out", str(out), *TINY]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert [h["steps"] for h in history] == [64, 128, 192]
+    assert LiquidPPO.load(out / "checkpoint" / "model.zip").num_timesteps == 192
+    # a fresh run into a used folder, or a resume with another model, is refused and loses nothing
+    capsys.readouterr()
+    assert main(["train", "ppo", "--task", "toy", "--steps", "64", "--out", str(out), *TINY]) == 2
+    assert "already holds a PPO run" in capsys.readouterr().err
+    assert main(["train", "ppo", "--task", "toy", "--kind", "gru", "--steps", "256", "--resume", "true",
+                 "--out", str(out), *TINY]) == 2
+    assert "cannot resume" in capsys.readouterr().err
+    assert LiquidPPO.load(out / "checkpoint" / "model.zip").num_timesteps == 192
+
+
+def test_unknown_method_kind_and_critic_get_one_sentence(toy: Any, tmp_path: Path, capsys: Any) -> None:
+    assert main(["train", "--method", "sac", "--task", "toy"]) == 2
+    assert "unknown training method 'sac'" in capsys.readouterr().err
+    assert main(["train", "ppo", "--task", "toy", "--kind", "transformer", "--out", str(tmp_path / "a"), *TINY]) == 2
+    assert "unknown model kind 'transformer'" in capsys.readouterr().err
+    assert main(["train", "ppo", "--task", "toy", "--critic", "both", "--out", str(tmp_path / "b"), *TINY]) == 2
+    assert "--critic 'both' is unknown" in capsys.readouterr().err
+    assert main(["train", "ppo", "--task", "nosuchtask", "--out", str(tmp_path / "c"), *TINY]) == 2
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_fine_tuning_refuses_a_bundle_of_another_task(toy: Any, tmp_path: Path) -> None:
+    from liquidcontrol.runtime.pretrained import pretrained
+
+    bundle = pretrained("parking_cfc_ncp12")
+    with pytest.raises(LiquidControlError, match="the policy reads a flat vector but the env observes keys"):
+        train(PPOConfig(task="toy", init_from=str(bundle), out=str(tmp_path / "x"), steps=64, n_envs=2, n_steps=32,
+                        seq_len=8, batch_size=64, progress=False))
+    with pytest.raises(LiquidControlError, match="not a bundle folder"):
+        train(PPOConfig(task="toy", init_from=str(tmp_path), out=str(tmp_path / "y"), progress=False))
+
+
+def test_fine_tuning_starts_from_the_bundle_actor(toy: Any, tmp_path: Path) -> None:
+    # an imitation bundle of the toy task, then PPO from it: the actor starts as the bundle's
+    from liquidcontrol.export.bundle import load_policy
+    from liquidcontrol.main_job import MainConfig, main_job
+
+    main_job(MainConfig(task="toy", out=str(tmp_path / "bc"), budget="tiny", eval_episodes=4, sweep_episodes=2,
+                        severities=[], n_envs=2, progress=False, expert=False))
+    bundle = next((tmp_path / "bc").rglob("card.json")).parent
+    cfg = PPOConfig(task="toy", init_from=str(bundle), out=str(tmp_path / "ft"), steps=64, n_envs=2, n_steps=32,
+                    seq_len=8, batch_size=64, n_epochs=1, eval_every=64, eval_episodes=4, check_episodes=0,
+                    progress=False)
+    from liquidcontrol.rl.train import build_model, make_vec_env, resolve
+
+    resolved, task, actor = resolve(cfg)
+    assert resolved.normalize == "frozen" and resolved.critic_warmup_steps == 5 * 2 * 32
+    model = build_model(resolved, make_vec_env(task, resolved), actor)
+    original = load_policy(bundle)
+    for k, v in original.state_dict().items():
+        torch.testing.assert_close(model.actor.state_dict()[k], v)
+    model.learn(64)  # inside the critic warm-up: the actor is unchanged
+    for k, v in original.state_dict().items():
+        torch.testing.assert_close(model.actor.state_dict()[k], v)
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_checkpoint(toy: Any, tmp_path: Path,
+                                                                 monkeypatch: Any, capsys: Any) -> None:
+    out = tmp_path / "nan"
+    assert main(["train", "ppo", "--task", "toy", "--steps", "64", "--check-episodes", "0", "--out", str(out),
+                 *TINY]) == 0
+    saved = (out / "checkpoint" / "model.zip").read_bytes()
+    step = toy_task.ToyReachEnv.step
+
+    def nan_step(self: Any, action: Any) -> Any:
+        obs, _, term, trunc, info = step(self, action)
+        return obs, float("nan"), term, trunc, info
+
+    monkeypatch.setattr(toy_task.ToyReachEnv, "step", nan_step)
+    capsys.readouterr()
+    assert main(["train", "ppo", "--task", "toy", "--steps", "256", "--check-episodes", "0", "--resume", "true",
+                 "--out", str(out), *TINY]) == 2
+    assert "NaN or infinite" in capsys.readouterr().err
+    assert (out / "checkpoint" / "model.zip").read_bytes() == saved
+
+
+def test_replay_is_exact_on_dict_observations_with_images(toy: Any) -> None:
+    env = DummyVecEnv([toy_task.ToyReachEnv for _ in range(3)])
+    model = LiquidPPO("cfc-ncp", env, units=8, n_steps=48, seq_len=16, batch_size=96, n_epochs=1, seed=0)
+    model.learn(3 * 48)
+    from test_ppo import _collected, _replay_gaps
+
+    _collected(model)
+    assert model.rollout_buffer.observations["image"].dtype == np.uint8
+    lp, v = _replay_gaps(model)
+    assert lp < 1e-4 and v < 1e-4
+    assert issubclass(NonFiniteLoss, LiquidControlError)
