@@ -79,6 +79,8 @@ class LiquidPPO(PPO):
     ``"gru"``, ``"mlp"``); ``units`` its neurons (liquid kinds) or hidden units, or
     ``param_budget`` trainable parameters (baselines); ``actor`` an already built policy to
     fine-tune (e.g. loaded from an imitation bundle; its kind must be ``policy``).
+    ``action_scale_init``: a fresh actor's output map starts at this scale, so its first actions
+    are small (near the neutral command: hover, standstill); a given actor keeps its own.
     ``seq_len`` steps per replayed sequence (must divide ``n_steps``); ``critic_warmup_steps``:
     until this many env steps only the critic learns (the actor and its std stay fixed).
     The remaining keywords are PPO's, with the critic ones of :class:`LiquidActorCritic`.
@@ -92,7 +94,7 @@ class LiquidPPO(PPO):
                  actor: RecurrentPolicy | None = None, seq_len: int = 32, critic_warmup_steps: int = 0,
                  critic: str = "separate", critic_kind: str = "gru", critic_units: int = 32,
                  log_std_init: float = -0.5, normalize: str = "running", obs_std_floor: float = 0.05,
-                 n_steps: int = 256, batch_size: int = 1024, learning_rate: Any = 3e-4, **kwargs: Any) -> None:
+                 action_scale_init: float = 0.1, n_steps: int = 256, batch_size: int = 1024, learning_rate: Any = 3e-4, **kwargs: Any) -> None:
         if not isinstance(policy, str) or policy not in KIND_NAMES:
             raise LiquidControlError(f"unknown policy {policy!r}; LiquidPPO takes a model kind, one of {', '.join(KIND_NAMES)}.")
         if actor is not None and actor.kind != policy and not (policy.endswith("-ncp") and actor.kind == policy[:-4]):
@@ -104,6 +106,7 @@ class LiquidPPO(PPO):
                                      "not policy_kwargs.")
         self.kind, self.units, self.param_budget = policy, int(units), int(param_budget)
         self.seq_len, self.critic_warmup_steps = int(seq_len), int(critic_warmup_steps)
+        self.action_scale_init = float(action_scale_init)
         self._given_actor = actor
         self._critic_kwargs: dict[str, Any] = {"critic": critic, "critic_kind": critic_kind, "critic_units": critic_units,
                                "log_std_init": log_std_init, "normalize": normalize, "obs_std_floor": obs_std_floor}
@@ -140,10 +143,14 @@ class LiquidPPO(PPO):
         obs_dim = 0 if isinstance(space, gym.spaces.Dict) else int(np.prod(space.shape or (0,)))
         act_dim = int(act.shape[0])
         if is_liquid(self.kind):
-            return make_policy(self.kind, obs_dim, act_dim, units=self.units, **extra)
-        if self.param_budget:
-            return make_policy(self.kind, obs_dim, act_dim, budget=self.param_budget, **extra)
-        return make_policy(self.kind, obs_dim, act_dim, hidden=self.units, **extra)
+            actor = make_policy(self.kind, obs_dim, act_dim, units=self.units, **extra)
+        elif self.param_budget:
+            actor = make_policy(self.kind, obs_dim, act_dim, budget=self.param_budget, **extra)
+        else:
+            actor = make_policy(self.kind, obs_dim, act_dim, hidden=self.units, **extra)
+        with torch.no_grad():  # small first actions, as SB3 initialises its action layer with gain 0.01
+            actor.action_scale.fill_(self.action_scale_init)
+        return actor
 
     def _control_period(self) -> float:
         if self.env is not None:
@@ -337,6 +344,7 @@ class LiquidPPO(PPO):
             hyper[name] = value if isinstance(value, (int, float)) or value is None else None
         return {"format": SAVE_FORMAT, "kind": self.kind, "units": self.units, "param_budget": self.param_budget,
                 "seq_len": self.seq_len, "critic_warmup_steps": self.critic_warmup_steps,
+                "action_scale_init": self.action_scale_init,
                 "critic_args": dict(self._critic_kwargs), "hyper": hyper,
                 "actor_kind": self.actor.kind, "actor_config": self.actor.config(),
                 "num_timesteps": int(self.num_timesteps), "n_updates": int(self._n_updates),
@@ -391,7 +399,7 @@ class LiquidPPO(PPO):
         hyper.update(overrides)
         model = cls(settings["kind"], env, units=settings["units"], param_budget=settings["param_budget"], actor=actor,
                     seq_len=settings["seq_len"], critic_warmup_steps=settings["critic_warmup_steps"],
-                    _init_setup_model=env is not None, **settings["critic_args"], **hyper)
+                    action_scale_init=settings.get("action_scale_init", 0.1), _init_setup_model=env is not None, **settings["critic_args"], **hyper)
         if env is None:  # predict-only: the spaces come from the file
             model.observation_space = space_from_json(settings["observation_space"])
             model.action_space = space_from_json(settings["action_space"])
