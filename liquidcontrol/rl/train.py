@@ -279,6 +279,8 @@ class EvalCheckpoint(BaseCallback):
                             unit="step")
         if self.bar is not None:
             self.bar.update(done)
+        if not self.state["history"]:  # the starting point (a fine-tuned bundle's success before PPO)
+            self.evaluate_and_save(final=False)
 
     def _on_step(self) -> bool:
         if self.bar is not None:

@@ -35,7 +35,7 @@ def test_train_method_ppo_runs_resumes_and_exports_a_checked_bundle(toy: Any, tm
     assert main(["train", "--method", "ppo", "--task", "toy", "--steps", "128", "--check-episodes", "4",
                  "--out", str(out), *TINY]) == 0
     history = json.loads((out / "history.json").read_text())
-    assert [h["steps"] for h in history] == [64, 128]
+    assert [h["steps"] for h in history] == [0, 64, 128]
     assert all(0.0 <= h["validation_success"] <= 1.0 for h in history)
     assert (out / "history.csv").read_text().splitlines()[0].startswith("steps,wall_seconds,validation_success")
     card = json.loads((out / "bundle" / "card.json").read_text())
@@ -49,7 +49,7 @@ def test_train_method_ppo_runs_resumes_and_exports_a_checked_bundle(toy: Any, tm
     assert main(["train", "ppo", "--task", "toy", "--steps", "192", "--check-episodes", "0", "--resume", "true",
                  "--out", str(out), *TINY]) == 0
     history = json.loads((out / "history.json").read_text())
-    assert [h["steps"] for h in history] == [64, 128, 192]
+    assert [h["steps"] for h in history] == [0, 64, 128, 192]
     assert LiquidPPO.load(out / "checkpoint" / "model.zip").num_timesteps == 192
     # a fresh run into a used folder, or a resume with another model, is refused and loses nothing
     capsys.readouterr()
