@@ -16,6 +16,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/setup_ros.s
     'ros-rclpy[fastrtps]==7.1.6' ros-geometry-msgs==5.3.6 ros-sensor-msgs==5.3.6 \
     ros-nav-msgs==5.3.6 ros-std-msgs==5.3.6 ros-std-srvs==5.3.6 ros-diagnostic-msgs==5.3.6 \
     numpy onnxruntime pyyaml pytest 'cyclonedds==11.0.1' 'mujoco>=3.1' 'gymnasium>=1.0' \
+    'opencv-python-headless>=4.8' 'rosbags>=0.9' \
     'colcon-common-extensions==0.3.0' 'setuptools>=69'
   # The project without its extras (no torch): runtime, envs and the sim assets.
   "$VENV/bin/pip" install -q --no-deps -e .

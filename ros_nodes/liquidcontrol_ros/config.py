@@ -19,7 +19,9 @@ from liquidcontrol_ros.images import ImageSpec
 
 #: Command message kinds the adapter can publish, with the fields an action may fill.
 TWIST_FIELDS = tuple(f"{part}.{axis}" for part in ("linear", "angular") for axis in "xyz")
-COMMAND_TYPES = ("twist_stamped", "twist", "float32_array")
+COMMAND_TYPES = ("twist_stamped", "twist", "float32_array", "joint_state")
+#: joint_state commands: one joint per action (named after it, card order), all in one of these arrays.
+JOINT_FIELDS = ("position", "velocity", "effort")
 BACKENDS = ("onnxruntime", "numpy")
 COMMAND_STAMPS = ("now", "input")
 PREVIOUS_ACTION = "previous_action"
@@ -274,7 +276,11 @@ def _command(params: Mapping[str, Any], card: PolicyCard) -> CommandSpec:
         if path is None:
             raise LiquidControlError(f"the card's action {name!r} has no command field (set command.fields.{name}).")
         _check_command_field(spec.kind, path, name)
-        if path in used:
+        if spec.kind == "joint_state" and spec.fields and path != spec.fields[0]:
+            raise LiquidControlError(
+                f"a joint_state command puts every action in one array, but command.fields gives "
+                f"{names[0]!r} {spec.fields[0]!r} and {name!r} {path!r}.")
+        if path in used and spec.kind != "joint_state":
             raise LiquidControlError(f"command field {path!r} is given to two actions.")
         used.add(path)
         spec.fields.append(path)
@@ -290,6 +296,12 @@ def _command(params: Mapping[str, Any], card: PolicyCard) -> CommandSpec:
 
 
 def _check_command_field(kind: str, path: Any, action: str) -> None:
+    if kind == "joint_state":
+        if path not in JOINT_FIELDS:
+            raise LiquidControlError(
+                f"command.fields.{action} must be one of {', '.join(JOINT_FIELDS)} for a joint_state command "
+                f"(each action is the joint of its name), got {path!r}.")
+        return
     if kind == "float32_array":
         if not isinstance(path, str) or not _DATA_FIELD.fullmatch(path):
             raise LiquidControlError(

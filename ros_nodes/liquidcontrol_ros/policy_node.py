@@ -20,18 +20,18 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import JointState
 from std_msgs.msg import Float32MultiArray
 from std_srvs.srv import Trigger
 
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol_ros.core import Command, PolicyCore
+from liquidcontrol_ros.entry import run_node
 from liquidcontrol_ros.fields import make_setter
 
-EXIT_BAD_CONFIG = 2
 WARN_THROTTLE_S = 1.0
 
 
@@ -62,9 +62,11 @@ class PolicyNode(Node):
                   if p.type_ != Parameter.Type.NOT_SET and not _ros_builtin(name)}
         self.core = PolicyCore(params)
         cmd = self.core.config.command
-        self._stamped = cmd.kind == "twist_stamped"
-        self._command_cls = {"twist_stamped": TwistStamped, "twist": Twist, "float32_array": Float32MultiArray}[cmd.kind]
-        self._setters = [make_setter(path, path) for path in cmd.fields] if cmd.kind != "float32_array" else []
+        self._stamped = cmd.kind in ("twist_stamped", "joint_state")
+        self._command_cls = {"twist_stamped": TwistStamped, "twist": Twist, "float32_array": Float32MultiArray,
+                             "joint_state": JointState}[cmd.kind]
+        self._joints = [a["name"] for a in self.core.card.action] if cmd.kind == "joint_state" else []
+        self._setters = [make_setter(path, path) for path in cmd.fields] if cmd.kind in ("twist_stamped", "twist") else []
         self._indices = [int(path[5:-1]) for path in cmd.fields] if cmd.kind == "float32_array" else []
         self.command_pub = self.create_publisher(self._command_cls, cmd.topic, 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -108,9 +110,13 @@ class PolicyNode(Node):
                 data[index] = value
             msg.data = data
             return msg
-        body = msg.twist if self._stamped else msg
-        for put, value in zip(self._setters, command.values):
-            put(body, value)
+        if self._joints:
+            msg.name = self._joints
+            setattr(msg, self.core.config.command.fields[0], [float(v) for v in command.values])
+        else:
+            body = msg.twist if isinstance(msg, TwistStamped) else msg
+            for put, value in zip(self._setters, command.values):
+                put(body, value)
         if self._stamped:
             seconds = now
             if self.core.config.command.stamp == "input" and command.stamp is not None:
@@ -174,28 +180,7 @@ def spin(node: Node) -> None:
 
 
 def main(args: list[str] | None = None) -> int:
-    try:
-        rclpy.init(args=args)
-    except Exception as exc:  # rcl's own error type, e.g. for a malformed -p override
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"[ERROR] [policy_node]: cannot start: the ROS arguments were not accepted ({first[:200]}).", file=sys.stderr)
-        return 2
-    node = None
-    code = 0
-    try:
-        node = PolicyNode()
-        spin(node)
-    except LiquidControlError as exc:
-        rclpy.logging.get_logger("policy_node").error(f"cannot start: {exc}")
-        code = EXIT_BAD_CONFIG
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return code
+    return run_node("policy_node", PolicyNode, spin, args)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,14 @@ publishes ``odom`` (pose in ``world``, ENU), ``imu`` (``sensor_msgs/Imu``,
 gyro in ``base_link``), ``velocity`` and ``target_error``
 (``geometry_msgs/Vector3Stamped``, ``world``) and subscribes to ``cmd_rates``
 (``TwistStamped``: ``linear.z`` collective thrust N, ``angular`` body rates
-rad/s). Each episode result goes out on ``~/episode`` (``std_msgs/String``,
+rad/s). ``task: drone_motors`` publishes the same and subscribes to
+``cmd_motors`` (``sensor_msgs/JointState``: joints ``motor0`` .. ``motor3``,
+``velocity`` = relative rotor speed, 0-1). ``task: driving`` (lane keeping
+from the camera) publishes ``camera/image_raw`` (``sensor_msgs/Image``,
+64x128 ``rgb8``, ``camera`` frame) and ``odom`` (pose in ``world``,
+``twist.twist.linear.x`` the wheel speed) and subscribes to ``cmd_vel``
+(``TwistStamped``: ``angular.z`` steering angle rad; the env holds the
+speed). Each episode result goes out on ``~/episode`` (``std_msgs/String``,
 JSON). Before each episode it calls the policy's reset service.
 
 ``mode: lockstep`` (default): one control step per command whose stamp
@@ -28,23 +35,25 @@ import sys
 import time
 from typing import Any
 
-import rclpy
 from geometry_msgs.msg import TwistStamped, Vector3Stamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import Imu, JointState, Range
+from sensor_msgs.msg import Image, Imu, JointState, Range
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from liquidcontrol.errors import LiquidControlError
+from liquidcontrol_ros.entry import run_node
 from liquidcontrol_ros.sim_bridge import SIMS
 
 MODES = ("lockstep", "realtime")
-#: The command topic and the TwistStamped fields of each action, in the card's order.
+#: The command topic and the TwistStamped fields of each action, in the card's order
+#: (for a JointState command, the joint names).
 COMMANDS = {"parking": ("cmd_vel", ("angular.z", "linear.x")),
-            "drone": ("cmd_rates", ("linear.z", "angular.x", "angular.y", "angular.z"))}
+            "driving": ("cmd_vel", ("angular.z",)),
+            "drone": ("cmd_rates", ("linear.z", "angular.x", "angular.y", "angular.z")),
+            "drone_motors": ("cmd_motors", ("motor0", "motor1", "motor2", "motor3"))}
 STAMP_MATCH_S = 1e-6  # float seconds lose ~0.2 us at today's epoch: match within 1 us
 REPUBLISH_PERIODS = 3
 COMMAND_TIMEOUT_S = 0.5
@@ -69,6 +78,9 @@ class SimBridgeNode(Node):
             self.odom_pub = self.create_publisher(Odometry, "odom", qos)
             self.joint_pub = self.create_publisher(JointState, "joint_states", qos)
             self.range_pubs = [self.create_publisher(Range, f"range/{n}", qos) for n in sim.range_names]
+        elif task == "driving":
+            self.odom_pub = self.create_publisher(Odometry, "odom", qos)
+            self.image_pub = self.create_publisher(Image, "camera/image_raw", qos)
         else:
             self.odom_pub = self.create_publisher(Odometry, "odom", qos)
             self.imu_pub = self.create_publisher(Imu, "imu", qos)
@@ -77,7 +89,9 @@ class SimBridgeNode(Node):
         self.episode_pub = self.create_publisher(String, "~/episode", 10)
         topic, fields = COMMANDS[task]
         self._fields = [tuple(f.split(".")) for f in fields]
-        self.cmd_sub = self.create_subscription(TwistStamped, topic, self._on_command, 10)
+        self._joints = list(fields) if task == "drone_motors" else []
+        self.cmd_sub = self.create_subscription(JointState if self._joints else TwistStamped, topic,
+                                                self._on_command, 10)
         self.reset_client = self.create_client(Trigger, self.reset_service) if self.reset_service else None
         self.last_stamp: float | None = None  # stamp of the observation awaiting its command
         self.published_at = 0.0
@@ -115,8 +129,19 @@ class SimBridgeNode(Node):
         self._begin_episode()
 
     # -- stepping -----------------------------------------------------------
-    def _on_command(self, msg: TwistStamped) -> None:
-        values = [getattr(getattr(msg.twist, part), axis) for part, axis in self._fields]
+    def _command_values(self, msg: Any) -> list[float] | None:
+        if not self._joints:
+            return [getattr(getattr(msg.twist, part), axis) for part, axis in self._fields]
+        names, speeds = list(msg.name), list(msg.velocity)
+        if len(speeds) != len(names) or not set(self._joints) <= set(names):
+            return None
+        return [float(speeds[names.index(j)]) for j in self._joints]
+
+    def _on_command(self, msg: Any) -> None:
+        values = self._command_values(msg)
+        if values is None:
+            self.ignored_commands += 1  # not the joints this sim drives
+            return
         self.latest = (values, time.monotonic())
         if self.mode != "lockstep" or not self.running or self.last_stamp is None:
             return
@@ -129,7 +154,7 @@ class SimBridgeNode(Node):
 
     def _step(self, values: list[float]) -> None:
         if not all(math.isfinite(v) for v in values):
-            values = [0.0] * len(values)
+            values = self.sim.idle_command()
         result = self.sim.step(self.sim.action_from_command(values))
         if result is not None:
             self._finish(result)
@@ -159,6 +184,8 @@ class SimBridgeNode(Node):
         self.published_at = time.monotonic()
         if self.task == "parking":
             self._publish_car(stamp)
+        elif self.task == "driving":
+            self._publish_camera_car(stamp)
         else:
             self._publish_drone(stamp)
 
@@ -178,6 +205,20 @@ class SimBridgeNode(Node):
                         range=reading)
             msg.header.stamp, msg.header.frame_id = stamp, f"range_{name}"
             pub.publish(msg)
+
+    def _publish_camera_car(self, stamp: Any) -> None:
+        s = self.sim.sensors()
+        height, width, _ = s.image.shape
+        image = Image(height=height, width=width, encoding="rgb8", is_bigendian=0, step=width * 3,
+                      data=s.image.tobytes())
+        image.header.stamp, image.header.frame_id = stamp, "camera"
+        odom = Odometry()
+        odom.header.stamp, odom.header.frame_id, odom.child_frame_id = stamp, "world", "base_link"
+        odom.pose.pose.position.x, odom.pose.pose.position.y = s.x, s.y
+        odom.pose.pose.orientation.z, odom.pose.pose.orientation.w = math.sin(s.yaw / 2), math.cos(s.yaw / 2)
+        odom.twist.twist.linear.x = s.speed
+        self.image_pub.publish(image)
+        self.odom_pub.publish(odom)
 
     def _publish_drone(self, stamp: Any) -> None:
         s = self.sim.sensors()
@@ -199,28 +240,7 @@ class SimBridgeNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    try:
-        rclpy.init(args=args)
-    except Exception as exc:  # rcl's own error type, e.g. for a malformed -p override
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"[ERROR] [sim_bridge]: cannot start: the ROS arguments were not accepted ({first[:200]}).", file=sys.stderr)
-        return 2
-    node = None
-    code = 0
-    try:
-        node = SimBridgeNode()
-        rclpy.spin(node)
-    except LiquidControlError as exc:
-        rclpy.logging.get_logger("sim_bridge").error(f"cannot start: {exc}")
-        code = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return code
+    return run_node("sim_bridge", SimBridgeNode, args=args)
 
 
 if __name__ == "__main__":

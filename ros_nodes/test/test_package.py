@@ -28,6 +28,6 @@ def test_node_logic_imports_without_ros():
 
 
 def test_parameter_files_name_the_policy_node():
-    for name in ("parking_car.yaml", "drone_rates.yaml"):
+    for name in ("parking_car.yaml", "driving_camera.yaml", "drone_rates.yaml", "drone_motors.yaml"):
         text = (PACKAGE / "config" / name).read_text()
         assert text.startswith("#") and "policy_node:\n  ros__parameters:" in text

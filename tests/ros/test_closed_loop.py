@@ -11,8 +11,11 @@ from conftest import DRONE_YAML, PARKING_BUNDLE, PARKING_YAML, ROOT, start_node,
 from liquidcontrol_ros.sim_bridge import in_process_results
 
 SECONDS_PER_EPISODE = 45.0  # an episode is at most 40 s of sim time, played in real time
-DRONE_BUNDLE = ROOT / "policies" / "pretrained" / "drone_cfc_ncp30_rates"
-SETUPS = {"parking": (PARKING_BUNDLE, PARKING_YAML), "drone": (DRONE_BUNDLE, DRONE_YAML)}
+PRETRAINED, CONFIG = ROOT / "policies" / "pretrained", ROOT / "ros_nodes" / "config"
+DRONE_BUNDLE = PRETRAINED / "drone_cfc_ncp30_rates"
+SETUPS = {"parking": (PARKING_BUNDLE, PARKING_YAML), "drone": (DRONE_BUNDLE, DRONE_YAML),
+          "driving": (PRETRAINED / "driving_cfc_ncp19", CONFIG / "driving_camera.yaml"),
+          "drone_motors": (PRETRAINED / "drone_cfc_ncp30_motors", CONFIG / "drone_motors.yaml")}
 
 
 def _over_ros(ros_factory, seeds: list[int], tmp_path, task: str = "parking") -> list[dict]:
@@ -68,3 +71,23 @@ def test_drone_closed_loop_flies_like_in_process_on_three_seeds(ros_factory, tmp
 @pytest.mark.slow
 def test_drone_closed_loop_flies_like_in_process_on_twenty_seeds(ros_factory, tmp_path):
     _compare(ros_factory, list(range(20)), tmp_path, "drone")
+
+
+def test_camera_car_closed_loop_laps_like_in_process_on_one_seed(ros_factory, tmp_path):
+    """sensor_msgs/Image end to end: one lap (about 200 steps at 10 Hz, 20 s in real time)."""
+    _compare(ros_factory, [0], tmp_path, "driving")
+
+
+@pytest.mark.slow
+def test_camera_car_closed_loop_laps_like_in_process_on_ten_seeds(ros_factory, tmp_path):
+    """Ten seeds, not twenty: at 10 Hz in real time a lap takes 16-23 s, ten laps about 4 minutes."""
+    _compare(ros_factory, list(range(10)), tmp_path, "driving")
+
+
+def test_motor_drone_closed_loop_flies_like_in_process_on_two_seeds(ros_factory, tmp_path):
+    _compare(ros_factory, [0, 1], tmp_path, "drone_motors")
+
+
+@pytest.mark.slow
+def test_motor_drone_closed_loop_flies_like_in_process_on_twenty_seeds(ros_factory, tmp_path):
+    _compare(ros_factory, list(range(20)), tmp_path, "drone_motors")

@@ -28,7 +28,8 @@ def test_colcon_build_and_test(tmp_path):
     lib = tmp_path / "install" / "liquidcontrol_ros" / "lib" / "liquidcontrol_ros"
     assert {p.name for p in lib.iterdir()} >= {"policy_node", "sim_bridge_node", "bench_node"}
     share = tmp_path / "install" / "liquidcontrol_ros" / "share" / "liquidcontrol_ros"
-    assert {p.name for p in (share / "config").iterdir()} == {"parking_car.yaml", "drone_rates.yaml"}
+    assert {p.name for p in (share / "config").iterdir()} == {"parking_car.yaml", "driving_camera.yaml", "drone_rates.yaml",
+                                                                "drone_motors.yaml"}
     assert len(list((share / "launch").glob("*.launch.py"))) == 2
     tested = _colcon(tmp_path, "test", *where)
     assert tested.returncode == 0, tested.stdout + tested.stderr

@@ -196,3 +196,21 @@ def test_unstamped_command_types(ros_factory, kind):
         speed, steering = last.data
     assert (steering, speed) != (0.0, 0.0)
     assert abs(steering) <= 0.38 and abs(speed) <= 0.5
+
+
+def test_the_motor_bundle_publishes_joint_state_commands(ros_factory):
+    from liquidcontrol_ros.policy_node import PolicyNode
+    from sensor_msgs.msg import JointState
+
+    bundle = ROOT / "policies/pretrained/drone_cfc_ncp30_motors"
+    ros = ros_factory("--params-file", str(ROOT / "ros_nodes/config/drone_motors.yaml"), "-p", f"bundle:={bundle}")
+    node = ros.add(PolicyNode(context=ros.context))
+    assert node.core.period == 0.01 and node.timer.timer_period_ns == 10_000_000
+    listener = ros.add(ros.rclpy.create_node("motor_listener", context=ros.context))
+    got: list = []
+    listener.create_subscription(JointState, "cmd_motors", got.append, 10)
+    assert ros.spin_until(lambda: len(got) >= 5, 5.0)
+    last = got[-1]  # no sensors yet: the stop command, every rotor at hover speed
+    assert list(last.name) == ["motor0", "motor1", "motor2", "motor3"]
+    assert list(last.velocity) == pytest.approx([0.806128] * 4) and not last.position and not last.effort
+    assert last.header.frame_id == "base_link" and stamp_s(last) > 0

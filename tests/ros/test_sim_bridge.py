@@ -39,7 +39,7 @@ def test_realtime_mode_follows_the_latest_command(ros_factory, tmp_path):
 def test_unknown_task_is_one_error_and_exit_2():
     proc = run_node("sim_bridge_node", "-p", "task:=boat")
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 2 and "parameter task is 'boat'; expected one of parking, drone." in out
+    assert proc.returncode == 2 and "parameter task is 'boat'; expected one of parking, driving, drone, drone_motors." in out
     assert "Traceback" not in out
 
 

@@ -146,3 +146,24 @@ def image_msg(pixels: Any, encoding: str = "rgb8", pad: int = 0) -> SimpleNamesp
     padded[:, : rows.shape[1]] = rows
     return ns(header=stamp_header(0.0), height=h, width=w, encoding=encoding, is_bigendian=0, step=step,
               data=padded.tobytes())
+
+
+def params_file(name: str, **overrides: Any) -> dict[str, Any]:
+    """A shipped parameters file (ros_nodes/config/<name>) flattened the way rclpy hands it to the node."""
+    # ruamel.yaml: what liquidcontrol.bags reads YAML with (the main venv has no PyYAML).
+    from ruamel.yaml import YAML
+
+    text = (ROOT / "ros_nodes" / "config" / name).read_text()
+    tree = YAML(typ="safe").load(text)["policy_node"]["ros__parameters"]
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(f"{prefix}{key}.", value)
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk("", tree)
+    flat.update(overrides)
+    return {k: v for k, v in flat.items() if v is not None}
