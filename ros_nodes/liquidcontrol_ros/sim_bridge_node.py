@@ -26,6 +26,15 @@ input``), so the run does not depend on the machine's load; the
 observation is sent again with a fresh stamp if no command came within
 three periods. ``mode: realtime``: a timer steps the sim every period with
 the latest command (the idle command, zero or hover, when none came within 0.5 s).
+
+``record: BAG`` (realtime mode) records the episodes as demonstrations,
+driven by whatever publishes the command (a teleop node, a joystick): the
+sim waits for the first command of each episode, then steps in real time,
+and every step's observation and executed action go into the bag
+``liquidcontrol record`` writes (same topics, stamps and stored mapping), at
+the end of the seeds or on Ctrl-C (finished episodes only).
+``command_type: twist`` takes unstamped ``geometry_msgs/Twist`` (what
+teleop_twist_keyboard publishes unless ``stamped:=true``).
 """
 
 from __future__ import annotations
@@ -35,7 +44,8 @@ import sys
 import time
 from typing import Any
 
-from geometry_msgs.msg import TwistStamped, Vector3Stamped
+import numpy as np
+from geometry_msgs.msg import Twist, TwistStamped, Vector3Stamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -45,9 +55,11 @@ from std_srvs.srv import Trigger
 
 from liquidcontrol.errors import LiquidControlError
 from liquidcontrol_ros.entry import run_node
+from liquidcontrol_ros.recorder import EpisodeRecorder
 from liquidcontrol_ros.sim_bridge import SIMS
 
 MODES = ("lockstep", "realtime")
+COMMAND_TYPES = ("twist_stamped", "twist")
 #: The command topic and the TwistStamped fields of each action, in the card's order
 #: (for a JointState command, the joint names).
 COMMANDS = {"parking": ("cmd_vel", ("angular.z", "linear.x")),
@@ -66,13 +78,25 @@ class SimBridgeNode(Node):
         seeds = list(self.declare_parameter("seeds", [0]).value)
         self.mode = self.declare_parameter("mode", "lockstep").value
         self.reset_service = self.declare_parameter("policy_reset_service", "/policy_node/reset").value
+        record = self.declare_parameter("record", "").value
+        command_type = self.declare_parameter("command_type", "twist_stamped").value
         if task not in SIMS:
             raise LiquidControlError(f"parameter task is {task!r}; expected one of {', '.join(SIMS)}.")
         if self.mode not in MODES:
             raise LiquidControlError(f"parameter mode is {self.mode!r}; expected lockstep or realtime.")
+        if command_type not in COMMAND_TYPES or (command_type == "twist" and task == "drone_motors"):
+            raise LiquidControlError(
+                f"parameter command_type is {command_type!r}; expected twist_stamped or twist "
+                "(drone_motors takes sensor_msgs/JointState).")
+        if record and self.mode != "realtime":
+            raise LiquidControlError(
+                "parameter record needs mode realtime: a recording is driven by whoever publishes the "
+                "command, not lock-stepped to a policy.")
         self.task = task
         sim: Any = SIMS[task](seeds)
         self.sim = sim
+        self.recorder = EpisodeRecorder(sim.env, sim.env_id, task, record) if record else None
+        self.recorded: str = ""  # the bag written, once written
         qos = qos_profile_sensor_data
         if task == "parking":
             self.odom_pub = self.create_publisher(Odometry, "odom", qos)
@@ -90,8 +114,9 @@ class SimBridgeNode(Node):
         topic, fields = COMMANDS[task]
         self._fields = [tuple(f.split(".")) for f in fields]
         self._joints = list(fields) if task == "drone_motors" else []
-        self.cmd_sub = self.create_subscription(JointState if self._joints else TwistStamped, topic,
-                                                self._on_command, 10)
+        self._stamped_command = command_type == "twist_stamped"
+        command_cls = JointState if self._joints else (TwistStamped if self._stamped_command else Twist)
+        self.cmd_sub = self.create_subscription(command_cls, topic, self._on_command, 10)
         self.reset_client = self.create_client(Trigger, self.reset_service) if self.reset_service else None
         self.last_stamp: float | None = None  # stamp of the observation awaiting its command
         self.published_at = 0.0
@@ -101,13 +126,18 @@ class SimBridgeNode(Node):
         self._starting = False
         period = self.sim.period
         self.timer = self.create_timer(period, self._on_timer)
-        self.get_logger().info(f"{task} sim, {len(seeds)} episode(s), {self.mode}")
+        self.get_logger().info(f"{task} sim, {len(seeds)} episode(s), {self.mode}"
+                               + (f", recording to {record}" if record else ""))
 
     # -- episodes -----------------------------------------------------------
     def _begin_episode(self) -> None:
         if not self.sim.start_next():
             self.running = False
             self.get_logger().info(f"all {len(self.sim.results)} episodes played")
+            try:
+                self.on_exit()
+            except (LiquidControlError, OSError) as exc:
+                self.get_logger().error(f"cannot write the recording: {exc}")
             return
         if self.reset_client is None:
             self._episode_ready()
@@ -125,13 +155,16 @@ class SimBridgeNode(Node):
     def _finish(self, result: Any) -> None:
         self.running = False
         self.last_stamp = None
+        if self.recorder is not None:
+            self.recorder.finish(result.seed, result.success)
         self.episode_pub.publish(String(data=result.to_json()))
         self._begin_episode()
 
     # -- stepping -----------------------------------------------------------
     def _command_values(self, msg: Any) -> list[float] | None:
         if not self._joints:
-            return [getattr(getattr(msg.twist, part), axis) for part, axis in self._fields]
+            body = msg.twist if self._stamped_command else msg
+            return [getattr(getattr(body, part), axis) for part, axis in self._fields]
         names, speeds = list(msg.name), list(msg.velocity)
         if len(speeds) != len(names) or not set(self._joints) <= set(names):
             return None
@@ -143,7 +176,7 @@ class SimBridgeNode(Node):
             self.ignored_commands += 1  # not the joints this sim drives
             return
         self.latest = (values, time.monotonic())
-        if self.mode != "lockstep" or not self.running or self.last_stamp is None:
+        if self.mode != "lockstep" or not self.running or self.last_stamp is None or not self._stamped_command:
             return
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         if abs(stamp - self.last_stamp) > STAMP_MATCH_S:
@@ -155,7 +188,10 @@ class SimBridgeNode(Node):
     def _step(self, values: list[float]) -> None:
         if not all(math.isfinite(v) for v in values):
             values = self.sim.idle_command()
-        result = self.sim.step(self.sim.action_from_command(values))
+        action = self.sim.action_from_command(values)
+        if self.recorder is not None:
+            action = self.recorder.step(np.asarray(self.sim.obs), action, self.sim.period)
+        result = self.sim.step(action)
         if result is not None:
             self._finish(result)
         else:
@@ -167,12 +203,24 @@ class SimBridgeNode(Node):
                 self._begin_episode()
             return
         if self.mode == "realtime":
+            if self.recorder is not None and self.latest is None:
+                self._publish_sensors()  # a recording starts with the first command of the episode
+                return
             latest = self.latest
             fresh = latest is not None and time.monotonic() - latest[1] <= COMMAND_TIMEOUT_S
             self._step(latest[0] if fresh and latest is not None else self.sim.idle_command())
         elif time.monotonic() - self.published_at > REPUBLISH_PERIODS * self.sim.period:
             self.republished += 1
             self._publish_sensors()
+
+    def on_exit(self) -> None:
+        """Write the recording (finished episodes), once; called at the end of the seeds and on exit."""
+        if self.recorder is None or self.recorded or not self.recorder.episodes:
+            return
+        path = self.recorder.write()
+        self.recorded = str(path)
+        self.get_logger().info(f"recorded {len(self.recorder.episodes)} episode(s), {self.recorder.steps} steps, "
+                               f"to {path}")
 
     def _policy_ready(self) -> bool:
         return self.reset_client is None or self.reset_client.service_is_ready()
