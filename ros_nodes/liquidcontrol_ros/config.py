@@ -32,7 +32,7 @@ _CHANNEL_KEYS = {"topic", "type", "field", "transform", "unit", "source", "initi
 _IMAGE_KEYS = {"topic", "type", "encoding", "height", "width"}
 IMAGE_MSG = "sensor_msgs/msg/Image"
 IMAGE_OFFSET = -1  # Channel.offset of a whole image input
-_COMMAND_KEYS = {"type", "topic", "frame_id", "stamp", "fields", "stop"}
+_COMMAND_KEYS = {"type", "topic", "frame_id", "stamp", "fields", "stop", "constant"}
 
 
 @dataclass
@@ -61,6 +61,9 @@ class CommandSpec:
     stamp: str = "now"
     fields: list[str] = field(default_factory=list)   # one per action entry, in card order
     stop: list[float] = field(default_factory=list)   # physical units, one per action entry
+    # Twist fields no action fills, held at a value while the policy drives and 0 in the stop command
+    # (the camera car steers only: its cruise speed goes in linear.x).
+    constant: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -292,7 +295,25 @@ def _command(params: Mapping[str, Any], card: PolicyCard) -> CommandSpec:
         raise LiquidControlError(
             f"command.stop must list {len(names)} finite numbers (one per action, in the action's unit), got {stop!r}.")
     spec.stop = [float(v) for v in stop]
+    spec.constant = _constants(params, spec)
     return spec
+
+
+def _constants(params: Mapping[str, Any], spec: CommandSpec) -> dict[str, float]:
+    given = {k[len("command.constant."):]: v for k, v in params.items() if k.startswith("command.constant.")}
+    if given and spec.kind not in ("twist_stamped", "twist"):
+        raise LiquidControlError(f"command.constant fills Twist fields; a {spec.kind} command has none.")
+    out: dict[str, float] = {}
+    for path, value in given.items():
+        if path not in TWIST_FIELDS:
+            raise LiquidControlError(
+                f"command.constant.{path} must name one of {', '.join(TWIST_FIELDS)}, got {path!r}.")
+        if path in spec.fields:
+            raise LiquidControlError(f"command.constant.{path} is a field an action already fills.")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise LiquidControlError(f"command.constant.{path} must be a finite number, got {value!r}.")
+        out[path] = float(value)
+    return out
 
 
 def _check_command_field(kind: str, path: Any, action: str) -> None:

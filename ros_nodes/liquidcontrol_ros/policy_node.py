@@ -67,6 +67,7 @@ class PolicyNode(Node):
                              "joint_state": JointState}[cmd.kind]
         self._joints = [a["name"] for a in self.core.card.action] if cmd.kind == "joint_state" else []
         self._setters = [make_setter(path, path) for path in cmd.fields] if cmd.kind in ("twist_stamped", "twist") else []
+        self._constants = [(make_setter(path, path), value) for path, value in cmd.constant.items()]
         self._indices = [int(path[5:-1]) for path in cmd.fields] if cmd.kind == "float32_array" else []
         self.command_pub = self.create_publisher(self._command_cls, cmd.topic, 10)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -117,6 +118,8 @@ class PolicyNode(Node):
             body = msg.twist if isinstance(msg, TwistStamped) else msg
             for put, value in zip(self._setters, command.values):
                 put(body, value)
+            for put, value in self._constants:
+                put(body, 0.0 if command.stopped else value)
         if self._stamped:
             seconds = now
             if self.core.config.command.stamp == "input" and command.stamp is not None:

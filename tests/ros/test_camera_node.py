@@ -82,6 +82,7 @@ def test_camera_in_steering_out_and_a_wrong_image_is_a_counted_throttled_stop(ro
         runner = PolicyRunner(DRIVING_BUNDLE)
         expected = 0.38 * float(np.clip(runner.step({"image": rgb, "speed": np.array([1.2], np.float32)}, 0.1)[0], -1, 1))
         assert first.twist.angular.z == pytest.approx(expected, abs=1e-5)
+        assert first.twist.linear.x == 1.2  # the cruise speed (command.constant), 0 in the stop command
         # A 480x640 camera (not resized) for two seconds: stop commands, counted, warned at most 1/s.
         frame["rgb"] = np.zeros((480, 640, 3), np.uint8)
         ros.spin_for(2.0)

@@ -124,7 +124,7 @@ def driving_params(**overrides: Any) -> dict[str, Any]:
         "inputs.speed.speed.topic": "odom", "inputs.speed.speed.type": "nav_msgs/msg/Odometry",
         "inputs.speed.speed.field": "twist.twist.linear.x", "inputs.speed.speed.unit": "m/s",
         "command.type": "twist_stamped", "command.topic": "cmd_vel", "command.fields.steering": "angular.z",
-        "command.stop": [0.0],
+        "command.constant.linear.x": 1.2, "command.stop": [0.0],
     }
     flat.update(overrides)
     return {k: v for k, v in flat.items() if v is not None}

@@ -106,6 +106,26 @@ def test_start_up_checks_of_the_image_mapping(overrides, words):
     assert words in _error(driving_params(**overrides))
 
 
+def test_the_shipped_camera_file_is_what_the_tests_use():
+    from conftest import params_file
+
+    shipped = params_file("driving_camera.yaml", bundle=str(DRIVING_BUNDLE))
+    ours = driving_params()
+    assert {k: shipped[k] for k in ours} == ours
+    assert PolicyCore(shipped).config.command.constant == {"linear.x": 1.2}
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"command.constant.angular.z": 0.1}, "command.constant.angular.z is a field an action already fills"),
+    ({"command.constant.linear.w": 0.1}, "command.constant.linear.w must name one of linear.x"),
+    ({"command.constant.linear.x": float("nan")}, "command.constant.linear.x must be a finite number, got nan"),
+    ({"command.type": "float32_array", "command.fields.steering": "data[0]"},
+     "command.constant fills Twist fields; a float32_array command has none"),
+])
+def test_constant_command_fields_are_checked(overrides, words):
+    assert words in _error(driving_params(**overrides))
+
+
 def test_the_vector_only_parameters_fail_on_the_camera_card():
     from conftest import parking_params
 
