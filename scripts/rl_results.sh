@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Regenerates the measured PPO results in results/rl/ (README "Reinforcement learning").
+# Long: about 40 min on 2 cores. Runs one training at a time; the run folders go to runs/rl/,
+# the histories, summaries, sweeps and the benchmark into results/rl/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+export MUJOCO_GL=${MUJOCO_GL:-egl}
+RUNS=${RUNS:-runs/rl}
+OUT=results/rl
+mkdir -p "$RUNS" "$OUT"
+BC=policies/pretrained/parking_cfc_ncp12
+keep() {  # keep a run's measured curves and summary, not its weights
+  mkdir -p "$OUT/$1"
+  cp "$RUNS/$1/history.csv" "$RUNS/$1/history.json" "$OUT/$1/"
+  [ -f "$RUNS/$1/summary.json" ] && cp "$RUNS/$1/summary.json" "$OUT/$1/"
+  return 0
+}
+run() {  # run NAME ARGS...: a PPO training unless it already finished
+  local name=$1; shift
+  [ -f "$RUNS/$name/summary.json" ] || $PY -m liquidcontrol train ppo --out "$RUNS/$name" --progress false "$@"
+  keep "$name"
+}
+step=${1:-all}
+if [ "$step" = all ] || [ "$step" = finetune ]; then
+  # BC -> PPO on parking: the shipped 12-neuron imitation bundle, critic warmed up first
+  run parking_finetune --task parking --init-from $BC --log-std-init -2.0 --lr 1e-4 --steps 400000 \
+      --eval-every 50000 --eval-episodes 200
+  run parking_finetune_obs_noise --task parking --init-from $BC --log-std-init -2.0 --lr 1e-4 --steps 400000 \
+      --eval-every 50000 --eval-episodes 200 --train-perturbations obs_noise:3
+  $PY -m liquidcontrol evaluate --bundle $BC "$RUNS/parking_finetune/bundle" "$RUNS/parking_finetune_obs_noise/bundle" \
+      --perturbations obs_noise sensor_dropout rain --severities 1 3 5 --episodes 50 --n-envs 8 \
+      --video false --progress false --out "$OUT/parking_finetune_robustness"
+fi
+if [ "$step" = all ] || [ "$step" = bench ]; then
+  $PY -m liquidcontrol bench rl drone_single --json "$OUT/bench_rl.json"
+fi
+if [ "$step" = all ] || [ "$step" = scratch ]; then
+  run parking_scratch --task parking --steps 1000000 --eval-every 100000 --check-episodes 0
+  run drone_single_scratch --task drone_single --steps 2000000 --eval-every 200000 --check-episodes 0
+fi
