@@ -28,7 +28,7 @@ if [ "$step" = all ] || [ "$step" = finetune ]; then
       --eval-every 50000 --eval-episodes 200
   run parking_finetune_obs_noise --task parking --init-from $BC --log-std-init -2.0 --lr 1e-4 --steps 400000 \
       --eval-every 50000 --eval-episodes 200 --train-perturbations obs_noise:3
-  $PY -m liquidcontrol evaluate --bundle $BC "$RUNS/parking_finetune/bundle" "$RUNS/parking_finetune_obs_noise/bundle" \
+  $PY -m liquidcontrol eval --bundle $BC "$RUNS/parking_finetune/bundle" "$RUNS/parking_finetune_obs_noise/bundle" \
       --perturbations obs_noise sensor_dropout rain --severities 1 3 5 --episodes 50 --n-envs 8 \
       --video false --progress false --out "$OUT/parking_finetune_robustness"
 fi
