@@ -119,7 +119,7 @@ def test_command_table_matches_the_cli():
     ("| `liquidcontrol train bc --demos d.npz --no-such-flag` | x |", "has no flag --no-such-flag"),
     ("| `liquidcontrol train bc` | ok; `--no-such-flag 3` in the description |", "has no flag --no-such-flag"),
     ("| `liquidcontrol fly-to-the-moon` | x |", "no such command"),
-    ("| `liquidcontrol train fly` | x |", "needs one of ['bc', 'dagger']"),
+    ("| `liquidcontrol train fly` | x |", "needs one of ['bc', 'dagger', 'ppo']"),
     ("| `liquidcontrol export CHECKPOINT_OR_BUNDLE OUT` | the row this test fixed |", "does not parse"),
     ("| `liquidcontrol main --units many` | x |", "does not parse: liquidcontrol main: error: argument --units"),
 ])

@@ -18,6 +18,9 @@ METHODS = {
 }
 
 
+RL_MODULES = ("stable_baselines3", "sb3_contrib")
+
+
 def _config_class(method: str) -> Any:
     module, name = METHODS[method]
     return getattr(importlib.import_module(module), name)
@@ -28,7 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name in METHODS:
         try:
             cls = _config_class(name)
-        except ModuleNotFoundError:  # the rl extra is missing: the method is listed, its flags are not
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] not in RL_MODULES:
+                raise  # another extra is missing: cli.main names it
+            # the rl extra is missing: the method is listed, its flags are not
             sub.add_parser(name, help=f"{name} (needs the rl extra: pip install 'liquidcontrol[rl]')")
             continue
         add_dataclass_arguments(sub.add_parser(name, help=(cls.__doc__ or "").splitlines()[0]), cls)
