@@ -14,7 +14,13 @@ episode, and a query can come on any step but the first.
 - Without the reset at episode starts, a blank episode after a cued one
   still remembers the old cue (nothing in a blank episode tells the policy a
   new episode began, and the random lengths and query times leave no timing
-  to tell by): success at most ``1 - p_blank * (1 - p_blank)``.
+  to tell by): success at most ``1 - p_blank * (1 - p_blank)``. (A policy
+  could still forget a cue older than the longest episode; with lengths up
+  to 14 steps that leaves little: measured 0.745, against 0.80 with lengths
+  5-9.)
+
+Measured with the test's CfC-NCP 16 after 60 k steps: 1.0 correct, 0.51
+with the state zeroed, 0.745 without resets.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ class CueMemoryEnv(gym.Env):
     metadata: dict[str, Any] = {"render_modes": []}
     control_period = 0.05
 
-    def __init__(self, lengths: tuple[int, int] = (5, 9), p_blank: float = 0.5, p_query: float = 0.3) -> None:
+    def __init__(self, lengths: tuple[int, int] = (4, 14), p_blank: float = 0.5, p_query: float = 0.3) -> None:
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
         self.lengths, self.p_blank, self.p_query = lengths, p_blank, p_query
