@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         policy = model.policy
         results[name] = {"steps_per_s": statistics.median(rates), "runs": rates,
                          "trainable_parameters": int(sum(p.numel() for p in policy.parameters() if p.requires_grad))}
+        if hasattr(model, "actor"):
+            results[name]["actor_parameters"] = int(model.actor.num_parameters())
         env.close()
         print(f"{name:40s} {results[name]['steps_per_s']:8.0f} env steps/s "
               f"({results[name]['trainable_parameters']} trainable parameters, actor and critic)", flush=True)

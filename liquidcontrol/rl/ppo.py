@@ -108,6 +108,8 @@ class LiquidPPO(PPO):
         self.seq_len, self.critic_warmup_steps = int(seq_len), int(critic_warmup_steps)
         self.action_scale_init = float(action_scale_init)
         self._given_actor = actor
+        self._given_hyper = {"learning_rate": learning_rate, "clip_range": kwargs.get("clip_range", 0.2),
+                             "clip_range_vf": kwargs.get("clip_range_vf")}
         self._critic_kwargs: dict[str, Any] = {"critic": critic, "critic_kind": critic_kind, "critic_units": critic_units,
                                "log_std_init": log_std_init, "normalize": normalize, "obs_std_floor": obs_std_floor}
         kwargs.setdefault("policy_kwargs", None)
@@ -165,7 +167,8 @@ class LiquidPPO(PPO):
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
-        torch.manual_seed(0 if self.seed is None else self.seed)
+        if self.seed is not None:
+            torch.manual_seed(self.seed)
         self.policy = LiquidActorCritic(self._build_actor(), self.observation_space, **self._critic_kwargs)
         self.policy.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.lr_schedule(1.0), eps=1e-5)
         self.rollout_buffer = SequenceRolloutBuffer(self.n_steps, self.observation_space, self.action_space,
@@ -182,9 +185,10 @@ class LiquidPPO(PPO):
         """The recurrent actor: the module the bundle exports (deterministic action = its output)."""
         return self.policy.actor
 
-    def _setup_learn(self, *args: Any, **kwargs: Any) -> Any:
-        result = super()._setup_learn(*args, **kwargs)
-        if kwargs.get("reset_num_timesteps", True) or self._last_state.shape[0] != self.n_envs:
+    def _setup_learn(self, total_timesteps: int, callback: Any = None, reset_num_timesteps: bool = True,
+                     tb_log_name: str = "run", progress_bar: bool = False) -> Any:
+        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+        if reset_num_timesteps or self._last_state.shape[0] != self.n_envs:
             self._last_state = self.policy.initial_state(self.n_envs)
             self._last_dt = np.full(self.n_envs, self._control_period(), np.float32)
         return result
@@ -226,7 +230,8 @@ class LiquidPPO(PPO):
                 if done and infos[idx].get("terminal_observation") is not None and infos[idx].get("TimeLimit.truncated", False):
                     terminal = infos[idx]["terminal_observation"]
                     with torch.no_grad():
-                        _, v_end, _ = policy.step(_as_tensor(obslib.stack([terminal])), state[idx:idx + 1], dt[idx:idx + 1])
+                        dt_end = torch.full((1, 1), _info_dt(infos[idx], period))
+                        _, v_end, _ = policy.step(_as_tensor(obslib.stack([terminal])), state[idx:idx + 1], dt_end)
                     rewards[idx] += self.gamma * float(v_end[0])
             rollout_buffer.add_step(obs, actions_np, rewards, starts, value, log_prob, self._last_state, self._last_dt)
             self._last_obs, self._last_episode_starts, self._last_state = new_obs, dones, state  # type: ignore[assignment]
@@ -296,7 +301,10 @@ class LiquidPPO(PPO):
                 if warmup:
                     for p in actor_params:
                         p.grad = None
-                torch.nn.utils.clip_grad_norm_(policy.parameters(), self.max_grad_norm)
+                norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), self.max_grad_norm)
+                if not torch.isfinite(norm):
+                    raise NonFiniteLoss(f"the PPO gradients became non-finite at {self.num_timesteps} env steps; "
+                                        "training stopped before the step, so the weights of the last update are kept.")
                 policy.optimizer.step()
             self._n_updates += 1
             if not continue_training:
@@ -339,9 +347,10 @@ class LiquidPPO(PPO):
         """Everything :meth:`load` needs to rebuild this model, as JSON."""
         hyper = {k: getattr(self, k) for k in ("n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "ent_coef",
                                                "vf_coef", "max_grad_norm", "target_kl", "normalize_advantage", "seed")}
-        for name in ("learning_rate", "clip_range", "clip_range_vf"):
-            value = getattr(self, f"_{name}_value", None) if name != "learning_rate" else self.learning_rate
-            hyper[name] = value if isinstance(value, (int, float)) or value is None else None
+        for name, value in self._given_hyper.items():
+            if value is not None and not isinstance(value, (int, float)):
+                raise LiquidControlError(f"{name} is a schedule; save() keeps numbers only (pass a float).")
+            hyper[name] = value
         return {"format": SAVE_FORMAT, "kind": self.kind, "units": self.units, "param_budget": self.param_budget,
                 "seq_len": self.seq_len, "critic_warmup_steps": self.critic_warmup_steps,
                 "action_scale_init": self.action_scale_init,
@@ -368,6 +377,7 @@ class LiquidPPO(PPO):
             zf.writestr("policy.safetensors", save_tensors(state))
             zf.writestr("optimizer.safetensors", save_tensors(tensors))
             zf.writestr("optimizer.json", json.dumps(values, allow_nan=False))
+            zf.writestr("rng.safetensors", save_tensors({"torch": torch.get_rng_state()}))
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, buf.getvalue())
 
@@ -387,6 +397,7 @@ class LiquidPPO(PPO):
                 state = load_tensors(zf.read("policy.safetensors"))
                 opt_tensors = load_tensors(zf.read("optimizer.safetensors"))
                 opt_values = json.loads(zf.read("optimizer.json"))
+                rng = load_tensors(zf.read("rng.safetensors")) if "rng.safetensors" in zf.namelist() else {}
         except FileNotFoundError:
             raise LiquidControlError(f"no saved LiquidPPO model at {path}.") from None
         except (OSError, zipfile.BadZipFile, KeyError, ValueError, SafetensorError) as exc:
@@ -414,6 +425,8 @@ class LiquidPPO(PPO):
         model.num_timesteps, model._n_updates = int(settings["num_timesteps"]), int(settings["n_updates"])
         if settings.get("batch_rng"):
             model._batch_rng.bit_generator.state = settings["batch_rng"]
+        if "torch" in rng:  # the action noise goes on where it stopped, not from the seed again
+            torch.set_rng_state(rng["torch"])
         return model
 
 

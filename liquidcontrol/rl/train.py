@@ -220,8 +220,9 @@ def train(config: PPOConfig) -> dict[str, Any]:
             callback.evaluate_and_save(final=False)
             print(f"\ninterrupted: checkpoint saved in {folder}; continue with --resume")
             raise
-    if not state["history"] or state["history"][-1]["steps"] != model.num_timesteps:
-        callback.evaluate_and_save(final=True)
+    last = state["history"][-1] if state["history"] else {}
+    if last.get("steps") != model.num_timesteps or last.get("updates") != model._n_updates:
+        callback.evaluate_and_save(final=True)  # the last update, evaluated and saved
     callback.close()
     summary: dict[str, Any] = {"best": str(out / "best"), "best_success": state["best_success"],
                                "history": state["history"], "train_seconds": state["wall_seconds"],
@@ -250,7 +251,9 @@ def _resume(config: PPOConfig, task: Task, folder: Path) -> tuple[dict[str, Any]
         raise LiquidControlError(f"cannot resume {folder.parent}: it was trained with other settings ({what}).")
     env = make_vec_env(task, config, start_episode=int(record.get("episodes_per_env", 0)))
     model = LiquidPPO.load(folder / MODEL_FILE, env=env, learning_rate=config.lr, n_epochs=config.n_epochs,
-                           batch_size=config.batch_size, ent_coef=config.ent_coef,
+                           batch_size=config.batch_size, ent_coef=config.ent_coef, clip_range=config.clip_range,
+                           gamma=config.gamma, gae_lambda=config.gae_lambda, vf_coef=config.vf_coef,
+                           max_grad_norm=config.max_grad_norm, target_kl=config.target_kl or None,
                            tensorboard_log=str(Path(config.out) / "tb"))
     print(f"resuming {folder.parent}: {model.num_timesteps} env steps done, best validation success "
           f"{record.get('best_success')}", flush=True)
@@ -287,7 +290,8 @@ class EvalCheckpoint(BaseCallback):
             self.bar.update(self.training_env.num_envs)
         return True
 
-    def _on_rollout_end(self) -> None:
+    def _on_rollout_start(self) -> None:
+        # Here the previous rollout's update is done: the weights saved match the step count.
         if self.model.num_timesteps >= self.next_eval:
             self.evaluate_and_save(final=False)
             self.next_eval += self.config.eval_every * max(1, math.ceil(
@@ -299,14 +303,13 @@ class EvalCheckpoint(BaseCallback):
 
         model: Any = self.model
         config = self.config
-        actor = model.actor
-        model.policy.sync_stats()
+        actor = model.actor  # its statistics are those of the rollout in progress (not re-synced here)
         actor.eval()
         success = validate(self.task, actor, config.eval_episodes, n_envs=min(16, config.eval_episodes))
         actor.train()
         wall = self.wall0 + time.perf_counter() - self.started
         buffer = [float(e["is_success"]) for e in model.ep_info_buffer if "is_success" in e]
-        record = {"steps": int(model.num_timesteps), "wall_seconds": round(wall, 1),
+        record = {"steps": int(model.num_timesteps), "updates": int(model._n_updates), "wall_seconds": round(wall, 1),
                   "validation_success": success,
                   "rollout_success": float(np.mean(buffer)) if buffer else None,
                   "rollout_return": float(np.mean([e["r"] for e in model.ep_info_buffer])) if model.ep_info_buffer else None}
@@ -337,7 +340,7 @@ def write_history(out: Path, history: list[dict[str, Any]]) -> None:
     """``history.json`` and ``history.csv``: success vs env steps and wall time."""
     atomic_write_json(out / "history.json", history)
     text = io.StringIO()
-    fields = ["steps", "wall_seconds", "validation_success", "rollout_success", "rollout_return"]
+    fields = ["steps", "updates", "wall_seconds", "validation_success", "rollout_success", "rollout_return"]
     writer = csv.DictWriter(text, fieldnames=fields)
     writer.writeheader()
     for row in history:

@@ -141,13 +141,19 @@ def test_predict_carries_and_resets_the_state() -> None:
 
 def test_save_load_round_trip_without_pickle(tmp_path: Any) -> None:
     env = make_vec_env(CueMemoryEnv, n_envs=2, seed=0)
-    model = LiquidPPO("ltc-ncp", env, units=8, **SMALL)  # type: ignore[arg-type]
+    model = LiquidPPO("ltc-ncp", env, units=8, clip_range=0.1, clip_range_vf=0.3, learning_rate=1e-3,
+                      **SMALL)  # type: ignore[arg-type]
     model.learn(256)
     path = tmp_path / "model.zip"
     model.save(path)
     names = set(zipfile.ZipFile(path).namelist())
-    assert names == {"settings.json", "policy.safetensors", "optimizer.safetensors", "optimizer.json"}
+    assert names == {"settings.json", "policy.safetensors", "optimizer.safetensors", "optimizer.json",
+                     "rng.safetensors"}
     again = LiquidPPO.load(path, env=env)
+    assert again.clip_range(1.0) == 0.1 and again.clip_range_vf(1.0) == 0.3  # type: ignore[operator,misc]
+    assert again.learning_rate == 1e-3 and again.seq_len == model.seq_len
+    assert again.policy.stats_state() == model.policy.stats_state()
+    assert again._batch_rng.bit_generator.state == model._batch_rng.bit_generator.state
     obs = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
     np.testing.assert_array_equal(again.predict(obs, deterministic=True)[0], model.predict(obs, deterministic=True)[0])
     assert again.num_timesteps == model.num_timesteps
@@ -223,8 +229,7 @@ def test_running_statistics_reach_the_actor() -> None:
     env = make_vec_env(CueMemoryEnv, n_envs=4, seed=0, wrapper_class=Offset)
     model = LiquidPPO("cfc-ncp", env, units=8, **SMALL)  # type: ignore[arg-type]
     model.learn(1024)
-    model.policy.sync_stats()
-    mean = model.actor.obs_mean.numpy()
+    mean = model.actor.obs_mean.numpy()  # synced at the start of the last rollout
     assert abs(mean[0] - 10.0) < 0.5 and -5.0 < mean[1] < -3.0  # 10 + 3 x cue (mean 0), -5 + 3 x query flag
     assert model.policy.critic is not None
     torch.testing.assert_close(model.policy.critic.obs_mean, model.actor.obs_mean)
@@ -242,3 +247,31 @@ def test_critic_warmup_keeps_the_actor_fixed() -> None:
     for k, v in model.actor.state_dict().items():
         torch.testing.assert_close(v, actor_before[k])
     assert any(not torch.equal(v, critic_before[k]) for k, v in model.policy.critic.state_dict().items())  # type: ignore[union-attr]
+
+
+def test_a_nan_loss_stops_before_the_step() -> None:
+    model = LiquidPPO("cfc-ncp", make_vec_env(CueMemoryEnv, n_envs=2, seed=0), units=8, **SMALL)  # type: ignore[arg-type]
+    replay = model.policy.evaluate_sequences
+
+    def nan_values(*args: Any) -> Any:
+        values, log_prob, entropy = replay(*args)
+        return values * float("nan"), log_prob, entropy
+
+    model.policy.evaluate_sequences = nan_values  # type: ignore[method-assign]
+    before = {k: v.clone() for k, v in model.actor.state_dict().items()}
+    with pytest.raises(NonFiniteLoss, match="PPO loss became nan"):
+        model.learn(64)
+    for k, v in model.actor.state_dict().items():
+        if not k.endswith(("obs_mean", "obs_std")):
+            torch.testing.assert_close(v, before[k])
+
+
+def test_learn_again_without_reset_keeps_the_recurrent_state() -> None:
+    model = LiquidPPO("cfc-ncp", make_vec_env(CueMemoryEnv, n_envs=2, seed=0), units=8, **SMALL)  # type: ignore[arg-type]
+    model.learn(64)
+    state = model._last_state.clone()
+    assert state.abs().sum() > 0
+    model._setup_learn(64, None, reset_num_timesteps=False)
+    torch.testing.assert_close(model._last_state, state)
+    model._setup_learn(64, None, reset_num_timesteps=True)
+    assert model._last_state.abs().sum() == 0

@@ -37,7 +37,9 @@ def test_train_method_ppo_runs_resumes_and_exports_a_checked_bundle(toy: Any, tm
     history = json.loads((out / "history.json").read_text())
     assert [h["steps"] for h in history] == [0, 64, 128]
     assert all(0.0 <= h["validation_success"] <= 1.0 for h in history)
-    assert (out / "history.csv").read_text().splitlines()[0].startswith("steps,wall_seconds,validation_success")
+    assert (out / "history.csv").read_text().splitlines()[0].startswith("steps,updates,wall_seconds,validation_success")
+    # each evaluation scores the weights after every update of its steps (n_epochs 1: one update a rollout)
+    assert [h["updates"] for h in history] == [0, 1, 2]
     card = json.loads((out / "bundle" / "card.json").read_text())
     assert card["task"] == "toy" and card["evaluation"]["onnx_check"]["passed"]
     assert [i["key"] for i in card["inputs"]] == ["image", "state"]
@@ -45,7 +47,7 @@ def test_train_method_ppo_runs_resumes_and_exports_a_checked_bundle(toy: Any, tm
     assert any(p.name.startswith("events") for p in (out / "tb").rglob("*"))
     # resume: the step count, weights and history carry on
     before = LiquidPPO.load(out / "checkpoint" / "model.zip")
-    assert before.num_timesteps == 128
+    assert before.num_timesteps == 128 and before._n_updates == 2  # the last update is saved
     assert main(["train", "ppo", "--task", "toy", "--steps", "192", "--check-episodes", "0", "--resume", "true",
                  "--out", str(out), *TINY]) == 0
     history = json.loads((out / "history.json").read_text())
