@@ -28,14 +28,28 @@ if [ "$step" = all ] || [ "$step" = finetune ]; then
       --eval-every 50000 --eval-episodes 200
   run parking_finetune_obs_noise --task parking --init-from $BC --log-std-init -2.0 --lr 1e-4 --steps 400000 \
       --eval-every 50000 --eval-episodes 200 --train-perturbations obs_noise:3
-  $PY -m liquidcontrol eval --bundle $BC "$RUNS/parking_finetune/bundle" "$RUNS/parking_finetune_obs_noise/bundle" \
-      --perturbations obs_noise sensor_dropout rain --severities 1 3 5 --episodes 50 --n-envs 8 \
-      --video false --progress false --out "$OUT/parking_finetune_robustness"
+fi
+if [ "$step" = all ] || [ "$step" = finetune ] || [ "$step" = robustness ]; then
+  # the three bundles side by side; links give each its own name in the report
+  mkdir -p "$RUNS/bundles"
+  ln -sfn "$PWD/$BC" "$RUNS/bundles/bc_dagger"
+  ln -sfn "$PWD/$RUNS/parking_finetune/bundle" "$RUNS/bundles/bc_then_ppo"
+  ln -sfn "$PWD/$RUNS/parking_finetune_obs_noise/bundle" "$RUNS/bundles/bc_then_ppo_obs_noise"
+  $PY -m liquidcontrol eval --bundle "$RUNS/bundles/bc_dagger" "$RUNS/bundles/bc_then_ppo" \
+      "$RUNS/bundles/bc_then_ppo_obs_noise" --perturbations obs_noise sensor_dropout rain --severities 1 3 5 \
+      --episodes 50 --n-envs 8 --video false --progress false --out "$OUT/parking_finetune_robustness"
 fi
 if [ "$step" = all ] || [ "$step" = bench ]; then
   $PY -m liquidcontrol bench rl drone_single --json "$OUT/bench_rl.json"
 fi
 if [ "$step" = all ] || [ "$step" = scratch ]; then
   run parking_scratch --task parking --steps 1000000 --eval-every 100000 --check-episodes 0
-  run drone_single_scratch --task drone_single --steps 2000000 --eval-every 200000 --check-episodes 0
+  run drone_single_scratch --task drone_single --steps 5000000 --eval-every 200000 --check-episodes 0
+fi
+if [ "$step" = all ] || [ "$step" = baselines ]; then
+  # the same budget for an LSTM and an MLP of the CfC-NCP 30 actor's 3276 trainable parameters
+  run drone_single_scratch_lstm --task drone_single --kind lstm --param-budget 3276 --steps 5000000 \
+      --eval-every 400000 --check-episodes 0
+  run drone_single_scratch_mlp --task drone_single --kind mlp --param-budget 3276 --steps 5000000 \
+      --eval-every 400000 --check-episodes 0
 fi
