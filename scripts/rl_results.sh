@@ -45,6 +45,9 @@ fi
 if [ "$step" = all ] || [ "$step" = scratch ]; then
   run parking_scratch --task parking --steps 1000000 --eval-every 100000 --check-episodes 0
   run drone_single_scratch --task drone_single --steps 5000000 --eval-every 200000 --check-episodes 0
+  # held-out success of the best checkpoint and the ONNX check (printed as JSON; a failed check exits 2)
+  $PY -m liquidcontrol export "$RUNS/drone_single_scratch/best" --out "$RUNS/drone_single_scratch/bundle" \
+      --check-episodes 200 > "$OUT/drone_single_scratch/heldout_onnx_check.txt" 2>&1 || true
 fi
 if [ "$step" = all ] || [ "$step" = baselines ]; then
   # the same budget for an LSTM and an MLP of the CfC-NCP 30 actor's 3276 trainable parameters
