@@ -56,3 +56,7 @@ if [ "$step" = all ] || [ "$step" = baselines ]; then
   run drone_single_scratch_mlp --task drone_single --kind mlp --param-budget 3276 --steps 5000000 \
       --eval-every 400000 --check-episodes 0
 fi
+# success vs env steps and vs wall time of every run kept so far
+curves=()
+for d in "$OUT"/*/; do [ -f "$d/history.json" ] && curves+=("${d%/}"); done
+[ ${#curves[@]} -gt 0 ] && $PY -m liquidcontrol.rl.plot "$OUT/learning_curves.png" "${curves[@]}"

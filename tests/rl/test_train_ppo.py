@@ -140,3 +140,17 @@ def test_replay_is_exact_on_dict_observations_with_images(toy: Any) -> None:
     lp, v = _replay_gaps(model)
     assert lp < 1e-4 and v < 1e-4
     assert issubclass(NonFiniteLoss, LiquidControlError)
+
+
+def test_learning_curves_plot_and_refuse_a_folder_without_history(tmp_path: Path) -> None:
+    from liquidcontrol.rl.plot import main as plot_main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.json").write_text(json.dumps([{"steps": 0, "wall_seconds": 1.0, "validation_success": 0.0},
+                                                  {"steps": 1000, "wall_seconds": 9.0, "validation_success": 0.5}]))
+    out = tmp_path / "curves.png"
+    assert plot_main([str(out), str(run)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot_main([str(tmp_path / "x.png"), str(tmp_path)]) == 2
+    assert not (tmp_path / "x.png").exists()
