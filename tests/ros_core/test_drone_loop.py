@@ -4,6 +4,8 @@ directly, including the previous-action channels the node supplies itself."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from conftest import DRONE_BUNDLE, drone_params, ns
@@ -26,11 +28,9 @@ def _send(core: PolicyCore, sim: DroneSim, now: float) -> None:
                     now, now)
 
 
-def test_drone_mapping_in_the_loop_matches_in_process_evaluation():
-    core = PolicyCore(drone_params())
-    assert core.period == 0.02 and set(core.config.topics()) == {"odom", "imu", "velocity", "target_error"}
-    sim = DroneSim(SEEDS)
-    now = 50.0
+def fly_lockstep(core: PolicyCore, sim: Any, now: float = 50.0) -> None:
+    """Every seed of ``sim`` flown by ``core`` fed the sim's sensors, one control period per tick;
+    the buffered observation must be what the sim observes (previous-action channels included)."""
     while sim.start_next():
         core.reset()
         result = None
@@ -42,6 +42,13 @@ def test_drone_mapping_in_the_loop_matches_in_process_evaluation():
             assert not cmd.stopped, cmd.reason
             result = sim.step(sim.action_from_command(cmd.values))
             now += sim.period
+
+
+def test_drone_mapping_in_the_loop_matches_in_process_evaluation():
+    core = PolicyCore(drone_params())
+    assert core.period == 0.02 and set(core.config.topics()) == {"odom", "imu", "velocity", "target_error"}
+    sim = DroneSim(SEEDS)
+    fly_lockstep(core, sim)
     reference = in_process_results(str(DRONE_BUNDLE), SEEDS, task="drone")
     assert [(r.success, r.steps) for r in sim.results] == [(r.success, r.steps) for r in reference]
     assert sum(r.success for r in reference) == len(SEEDS)

@@ -4,12 +4,11 @@ directly; the joint_state command's start-up checks."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from conftest import ROOT, params_file
 from liquidcontrol_ros.core import PolicyCore
 from liquidcontrol_ros.sim_bridge import DroneMotorsSim, in_process_results
-from test_drone_loop import _send
+from test_drone_loop import fly_lockstep
 
 from liquidcontrol.errors import LiquidControlError
 
@@ -26,17 +25,7 @@ def test_motor_mapping_in_the_loop_matches_in_process_evaluation():
     assert core.period == 0.01 and core.config.command.kind == "joint_state"
     assert core.config.command.fields == ["velocity"] * 4
     sim = DroneMotorsSim(SEEDS)
-    now = 50.0
-    while sim.start_next():
-        core.reset()
-        result = None
-        while result is None:
-            _send(core, sim, now)
-            np.testing.assert_allclose(core._buffers[0], sim.obs, atol=2e-6)  # incl. the previous motors
-            cmd = core.tick(now)
-            assert not cmd.stopped, cmd.reason
-            result = sim.step(sim.action_from_command(cmd.values))
-            now += sim.period
+    fly_lockstep(core, sim)  # the buffered observation includes the previous motors
     reference = in_process_results(str(MOTORS_BUNDLE), SEEDS, task="drone_motors")
     assert [(r.success, r.steps) for r in sim.results] == [(r.success, r.steps) for r in reference]
     assert sum(r.success for r in reference) == len(SEEDS)
