@@ -55,6 +55,10 @@ if [ "$step" = all ] || [ "$step" = baselines ]; then
       --eval-every 400000 --check-episodes 0
   run drone_single_scratch_mlp --task drone_single --kind mlp --param-budget 3276 --steps 5000000 \
       --eval-every 400000 --check-episodes 0
+  for name in drone_single_scratch_lstm drone_single_scratch_mlp; do
+    $PY -m liquidcontrol export "$RUNS/$name/best" --out "$RUNS/$name/bundle" \
+        --check-episodes 200 > "$OUT/$name/heldout_onnx_check.txt" 2>&1 || true
+  done
 fi
 # success vs env steps and vs wall time of every run kept so far
 curves=()
