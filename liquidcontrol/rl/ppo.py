@@ -59,7 +59,7 @@ from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.fileio import atomic_write_bytes
 from liquidcontrol.kinds import KIND_NAMES
 from liquidcontrol.policies.base import RecurrentPolicy
-from liquidcontrol.policies.registry import is_liquid, make_policy, policy_from_config
+from liquidcontrol.policies.registry import policy_from_config
 from liquidcontrol.rl.buffer import SequenceRolloutBuffer
 from liquidcontrol.rl.policy import LiquidActorCritic
 
@@ -138,18 +138,13 @@ class LiquidPPO(PPO):
         if self._given_actor is not None:
             _check_actor_fits(self._given_actor, space, act)
             return self._given_actor
-        extra: dict[str, Any] = {"control_period": self._control_period()}
-        if isinstance(space, gym.spaces.Dict):
-            extra["obs_spec"] = [{"key": k, "dtype": "uint8" if obslib.is_image_space(s) else "float32",
-                                  "shape": list(s.shape or ())} for k, s in sorted(space.spaces.items())]
-        obs_dim = 0 if isinstance(space, gym.spaces.Dict) else int(np.prod(space.shape or (0,)))
-        act_dim = int(act.shape[0])
-        if is_liquid(self.kind):
-            actor = make_policy(self.kind, obs_dim, act_dim, units=self.units, **extra)
-        elif self.param_budget:
-            actor = make_policy(self.kind, obs_dim, act_dim, budget=self.param_budget, **extra)
-        else:
-            actor = make_policy(self.kind, obs_dim, act_dim, hidden=self.units, **extra)
+        from liquidcontrol.train.model import EnvProbe, build_policy
+
+        probe = EnvProbe(space, int(act.shape[0]), [float(v) for v in act.low], [float(v) for v in act.high],
+                         self._control_period())
+        # the weights follow the model seed, as in imitation (build_policy seeds torch with it)
+        actor = build_policy(self.kind, probe, self.units, 0 if self.seed is None else self.seed,
+                             param_budget=self.param_budget)
         with torch.no_grad():  # small first actions, as SB3 initialises its action layer with gain 0.01
             actor.action_scale.fill_(self.action_scale_init)
         return actor
