@@ -249,6 +249,14 @@ class LiquidPPO(PPO):
         return state * (1.0 - torch.as_tensor(np.asarray(starts, np.float32))[:, None])
 
     # -- update ----------------------------------------------------------------------------
+    def _clip_groups(self) -> list[list[torch.nn.Parameter]]:
+        """Parameter groups whose gradients are norm-clipped each on its own: actor, separate critic."""
+        named = list(self.policy.named_parameters())
+        critic = [p for n, p in named if n.startswith("critic.")]
+        if not critic:  # shared: one network, one norm
+            return [[p for _, p in named]]
+        return [[p for n, p in named if not n.startswith("critic.")], critic]
+
     def train(self) -> None:
         policy = self.policy
         policy.set_training_mode(True)
@@ -257,6 +265,8 @@ class LiquidPPO(PPO):
         clip_vf = None if self.clip_range_vf is None else self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
         warmup = self.num_timesteps <= self.critic_warmup_steps
         actor_params = [p for n, p in policy.named_parameters() if n.startswith("actor.") or n == "log_std"]
+        clip_groups = self._clip_groups()
+        grad_norms: list[float] = []
         pg_losses, value_losses, entropy_losses, clip_fractions, kls = [], [], [], [], []
         continue_training = True
         loss = torch.zeros(())
@@ -296,7 +306,11 @@ class LiquidPPO(PPO):
                 if warmup:
                     for p in actor_params:
                         p.grad = None
-                norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), self.max_grad_norm)
+                # each network's gradient is clipped on its own: one global norm would let the
+                # separate critic's value-loss gradient shrink the actor's step
+                norms = [torch.nn.utils.clip_grad_norm_(group, self.max_grad_norm) for group in clip_groups]
+                norm = torch.stack(norms).sum()
+                grad_norms.append(float(norms[0]))
                 if not torch.isfinite(norm):
                     raise NonFiniteLoss(f"the PPO gradients became non-finite at {self.num_timesteps} env steps; "
                                         "training stopped before the step, so the weights of the last update are kept.")
@@ -314,6 +328,7 @@ class LiquidPPO(PPO):
         log("train/loss", float(loss.detach()))
         log("train/explained_variance", float(ev))
         log("train/std", float(torch.exp(policy.log_std.detach()).mean()))
+        log("train/actor_grad_norm", float(np.mean(grad_norms)) if grad_norms else math.nan)
         log("train/critic_warmup", int(warmup))
         log("train/n_updates", self._n_updates, exclude="tensorboard")
         log("train/clip_range", clip_range)

@@ -84,6 +84,7 @@ class PPOConfig:
                                           "5 rollouts when fine-tuning")
     train_perturbations: list[str] = option([], "perturbations ('name:severity') on the episodes with an even seed")
     eval_every: int = option(50_000, "env steps between evaluations (and checkpoints)")
+    stop_success: float = option(0.0, "stop once an evaluation reaches this validation success (0 = train all --steps)")
     eval_episodes: int = option(100, "episodes on the fixed validation seeds per evaluation")
     check_episodes: int = option(100, "held-out episodes of the ONNX check of the exported bundle (0 = no export)")
     threads: int = option(1, "torch threads")
@@ -121,6 +122,8 @@ def resolve(config: PPOConfig) -> tuple[PPOConfig, Task, Any]:
     for name in ("steps", "n_envs", "n_steps", "seq_len", "batch_size", "n_epochs", "eval_every"):
         if getattr(resolved, name) < 1:
             raise LiquidControlError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(resolved, name)}.")
+    if not 0.0 <= resolved.stop_success <= 1.0:
+        raise LiquidControlError(f"--stop-success must be a success rate in [0, 1], got {resolved.stop_success}.")
     if resolved.n_steps % resolved.seq_len:
         raise LiquidControlError(f"--seq-len {resolved.seq_len} must divide --n-steps {resolved.n_steps}.")
     if resolved.n_envs >= MAX_ROUNDS:
@@ -221,12 +224,16 @@ def train(config: PPOConfig) -> dict[str, Any]:
             print(f"\ninterrupted: checkpoint saved in {folder}; continue with --resume")
             raise
     last = state["history"][-1] if state["history"] else {}
-    if last.get("steps") != model.num_timesteps or last.get("updates") != model._n_updates:
+    if callback.stopped:
+        print(f"validation success {last['validation_success']:.3f} reached --stop-success {config.stop_success}: "
+              f"stopped at {last['steps']} env steps", flush=True)
+    elif last.get("steps") != model.num_timesteps or last.get("updates") != model._n_updates:
         callback.evaluate_and_save(final=True)  # the last update, evaluated and saved
     callback.close()
     summary: dict[str, Any] = {"best": str(out / "best"), "best_success": state["best_success"],
                                "history": state["history"], "train_seconds": state["wall_seconds"],
-                               "steps": int(model.num_timesteps), "config": asdict(config)}
+                               "steps": int(last["steps"]) if callback.stopped else int(model.num_timesteps),
+                               "stopped_at_success": callback.stopped, "config": asdict(config)}
     if config.check_episodes > 0:
         summary["bundle"], summary["onnx_check"] = export_best(out, task, config)
     atomic_write_json(out / "summary.json", summary)
@@ -272,6 +279,7 @@ class EvalCheckpoint(BaseCallback):
         self.wall0 = float(state["wall_seconds"])
         self.next_eval = 0
         self.bar: Any = None
+        self.stopped = False  # an evaluation reached config.stop_success
 
     def _on_training_start(self) -> None:
         from liquidcontrol.progress import make_bar
@@ -288,7 +296,7 @@ class EvalCheckpoint(BaseCallback):
     def _on_step(self) -> bool:
         if self.bar is not None:
             self.bar.update(self.training_env.num_envs)
-        return True
+        return not self.stopped  # False ends learn() before any further update
 
     def _on_rollout_start(self) -> None:
         # Here the previous rollout's update is done: the weights saved match the step count.
@@ -327,6 +335,8 @@ class EvalCheckpoint(BaseCallback):
         episodes = max(int(e) for e in model.env.get_attr("episode"))
         atomic_write_json(folder / PROGRESS_FILE, {**self.state, "config": asdict(config), "episodes_per_env": episodes})
         write_history(self.out, self.state["history"])
+        if 0 < config.stop_success <= success and not final:
+            self.stopped = True
         print(f"PPO {config.kind} on {self.task.name}: {record['steps']} steps, {wall:.0f} s, validation success "
               f"{success:.3f} (best {self.state['best_success']:.3f}), rollout success {record['rollout_success']}",
               flush=True)

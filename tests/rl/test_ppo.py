@@ -275,3 +275,29 @@ def test_learn_again_without_reset_keeps_the_recurrent_state() -> None:
     torch.testing.assert_close(model._last_state, state)
     model._setup_learn(64, None, reset_num_timesteps=True)
     assert model._last_state.abs().sum() == 0
+
+
+def test_a_huge_value_loss_does_not_shrink_the_actor_step() -> None:
+    # The actor and a separate critic clip their gradients each on their own: blowing up the value
+    # loss (and so the critic's gradient norm) leaves the actor's update exactly as it was.
+    def trained(value_scale: float, shared_norm: bool = False) -> dict[str, torch.Tensor]:
+        model = LiquidPPO("cfc-ncp", make_vec_env(CueMemoryEnv, n_envs=2, seed=0), units=8, normalize="frozen",
+                          max_grad_norm=0.05, **SMALL)  # type: ignore[arg-type]
+        replay = model.policy.evaluate_sequences
+
+        def scaled(*args: Any) -> Any:
+            values, log_prob, entropy = replay(*args)
+            return values * value_scale, log_prob, entropy
+
+        model.policy.evaluate_sequences = scaled  # type: ignore[method-assign]
+        if shared_norm:
+            model._clip_groups = lambda: [list(model.policy.parameters())]  # type: ignore[method-assign]
+        model.learn(64)
+        return {k: v.clone() for k, v in model.actor.state_dict().items()}
+
+    plain, blown = trained(1.0), trained(1e4)
+    for k, v in plain.items():
+        torch.testing.assert_close(blown[k], v)
+    # the check can fail: with one norm over all parameters the same blow-up changes the actor's step
+    one_norm = trained(1e4, shared_norm=True)
+    assert any(not torch.allclose(one_norm[k], v) for k, v in plain.items())

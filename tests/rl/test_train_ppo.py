@@ -154,3 +154,28 @@ def test_learning_curves_plot_and_refuse_a_folder_without_history(tmp_path: Path
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plot_main([str(tmp_path / "x.png"), str(tmp_path)]) == 2
     assert not (tmp_path / "x.png").exists()
+
+
+def test_stop_success_ends_the_run_at_the_first_evaluation_that_reaches_it(toy: Any, tmp_path: Path,
+                                                                          monkeypatch: Any, capsys: Any) -> None:
+    import liquidcontrol.train.dagger as dagger
+
+    scores = iter([0.0, 0.5, 0.97, 0.99, 1.0])
+    monkeypatch.setattr(dagger, "validate", lambda *args, **kwargs: next(scores))
+    out = tmp_path / "run"
+    assert main(["train", "ppo", "--task", "toy", "--steps", "320", "--check-episodes", "0", "--stop-success", "0.95",
+                 "--out", str(out), *TINY]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [h["steps"] for h in summary["history"]] == [0, 64, 128]
+    assert summary["steps"] == 128 and summary["stopped_at_success"] is True
+    assert summary["best_success"] == 0.97
+    assert LiquidPPO.load(out / "checkpoint" / "model.zip")._n_updates == 2  # no update after the stop
+    assert "reached --stop-success 0.95: stopped at 128 env steps" in capsys.readouterr().out
+    # off (the default) it trains all the steps; out of [0, 1] it is refused
+    scores = iter([0.0, 0.5, 0.97, 0.99, 1.0, 1.0])
+    assert main(["train", "ppo", "--task", "toy", "--steps", "256", "--check-episodes", "0",
+                 "--out", str(tmp_path / "all"), *TINY]) == 0
+    assert json.loads((tmp_path / "all" / "summary.json").read_text())["steps"] == 256
+    capsys.readouterr()
+    assert main(["train", "ppo", "--task", "toy", "--stop-success", "95", "--out", str(tmp_path / "bad"), *TINY]) == 2
+    assert "--stop-success must be a success rate in [0, 1], got 95.0." in capsys.readouterr().err
