@@ -66,5 +66,15 @@ if [ "$step" = all ] || [ "$step" = drone ]; then
 fi
 # success vs env steps and vs wall time of every run kept so far
 curves=()
-for d in "$OUT"/*/; do [ -f "$d/history.json" ] && curves+=("${d%/}"); done
+for d in "$OUT"/*/; do
+  case "$d" in *_s[0-9]/) continue ;; esac  # the seeded drone runs get their own figure below
+  [ -f "$d/history.json" ] && curves+=("${d%/}")
+done
 [ ${#curves[@]} -gt 0 ] && $PY -m liquidcontrol.rl.plot "$OUT/learning_curves.png" "${curves[@]}"
+# one row per drone run (first success, steps to 90 %, best checkpoint, held-out ONNX check)
+drone_runs=()
+for d in "$OUT"/drone_single_*_s*/; do [ -f "$d/summary.json" ] && drone_runs+=("${d%/}"); done
+[ ${#drone_runs[@]} -gt 0 ] && $PY -m liquidcontrol.rl.plot "$OUT/drone_single_curves.png" "${drone_runs[@]}"
+[ ${#drone_runs[@]} -gt 0 ] && $PY -m liquidcontrol.rl.table "$OUT/drone_single_runs.csv" "${drone_runs[@]}" \
+    | tee "$OUT/drone_single_runs.md"
+exit 0

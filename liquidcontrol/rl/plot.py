@@ -2,12 +2,15 @@
 
 ``python -m liquidcontrol.rl.plot OUT.png RUN [RUN ...]`` reads each run's
 ``history.json`` (a run folder or the folder it was copied to) and draws
-both panels, one line per run, labelled by folder name.
+both panels, one line per run. Runs named ``NAME_s<seed>`` share a colour
+and one legend entry ``NAME`` (the seeds of one model); others are labelled
+by folder name.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,11 @@ def read_history(folder: str | Path) -> list[dict[str, Any]]:
     return history
 
 
+def run_group(run: str | Path) -> str:
+    """The model a run folder belongs to: its name without a trailing ``_s<seed>``."""
+    return re.sub(r"_s\d+$", "", Path(run).name)
+
+
 def plot_curves(out: str | Path, runs: list[str]) -> Path:
     """Write the two-panel figure to ``out`` (atomically) and return its path."""
     import matplotlib
@@ -40,13 +48,17 @@ def plot_curves(out: str | Path, runs: list[str]) -> Path:
     if not runs:
         raise LiquidControlError("name at least one run folder to plot.")
     fig, (by_steps, by_time) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    colours: dict[str, str] = {}
     for run in runs:
         history = [h for h in read_history(run) if h.get("validation_success") is not None]
         steps = [h["steps"] / 1e6 for h in history]
         wall = [h["wall_seconds"] / 60 for h in history]
         success = [100 * h["validation_success"] for h in history]
-        by_steps.plot(steps, success, marker="o", ms=3, label=Path(run).name)
-        by_time.plot(wall, success, marker="o", ms=3, label=Path(run).name)
+        group = run_group(run)
+        label = None if group in colours else group
+        colour = colours.setdefault(group, f"C{len(colours) % 10}")
+        by_steps.plot(steps, success, marker="o", ms=3, color=colour, alpha=0.8, label=label)
+        by_time.plot(wall, success, marker="o", ms=3, color=colour, alpha=0.8, label=label)
     by_steps.set_xlabel("env steps (millions)")
     by_time.set_xlabel("wall time (min, 1 torch thread)")
     by_steps.set_ylabel("validation success (%)")

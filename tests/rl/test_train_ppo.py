@@ -179,3 +179,43 @@ def test_stop_success_ends_the_run_at_the_first_evaluation_that_reaches_it(toy: 
     capsys.readouterr()
     assert main(["train", "ppo", "--task", "toy", "--stop-success", "95", "--out", str(tmp_path / "bad"), *TINY]) == 2
     assert "--stop-success must be a success rate in [0, 1], got 95.0." in capsys.readouterr().err
+
+
+def test_run_table_reads_summaries_and_the_held_out_check(tmp_path: Path, capsys: Any) -> None:
+    from liquidcontrol.rl.table import main as table_main
+
+    def run(name: str, successes: list[float], check: dict[str, Any] | None, stopped: bool) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        history = [{"steps": 100_000 * i, "wall_seconds": 60.0 * i, "validation_success": s}
+                   for i, s in enumerate(successes)]
+        (folder / "summary.json").write_text(json.dumps({"history": history, "stopped_at_success": stopped,
+                                                         "config": {"kind": "cfc-ncp", "units": 30, "seed": 1}}))
+        if check is not None:  # as export prints it: the JSON, then an error line if the check failed
+            text = json.dumps({"onnx_check": check}, indent=2) + ("" if check["passed"] else "\nerror: failed")
+            (folder / "heldout_onnx_check.txt").write_text(text)
+        return folder
+
+    a = run("m_s0", [0.0, 0.0, 0.5, 0.92, 0.97], {"torch_success": 0.955, "episodes": 200, "passed": True,
+                                                 "seed_agreement": 1.0}, True)
+    b = run("m_s1", [0.0, 0.3, 0.91, 0.6], {"torch_success": 0.9, "episodes": 200, "passed": False,
+                                           "seed_agreement": 0.955}, False)
+    c = run("m_s2", [0.0, 0.0, 0.0], None, False)
+    out = tmp_path / "table.csv"
+    assert table_main([str(out), str(a), str(b), str(c)]) == 0
+    text = capsys.readouterr().out
+    assert "| m_s0 | 0.20 M | 0.30 M | 97.0 % | 95.5 % | passed (100.0 % agreement) | 0.40 M | 4 min |" in text
+    assert "| m_s1 | 0.10 M | 0.20 M | 91.0 % | 90.0 % | failed (95.5 % agreement) | 0.30 M | 3 min |" in text
+    assert "| m_s2 | never | never | 0.0 % | – | – | 0.20 M | 2 min |" in text
+    assert ("- m: 2/3 seeds reach ≥ 90 % validation, median 0.25 M; 1/3 have a best checkpoint ≥ 90 % held out "
+            "that passes the ONNX check.") in text
+    rows = out.read_text().splitlines()
+    assert rows[0].startswith("run,model,kind,units") and rows[1].startswith("m_s0,m,cfc-ncp,30,")
+    # a folder that is not a finished run, or a garbled check, is one sentence and no table
+    (tmp_path / "empty").mkdir()
+    assert table_main([str(tmp_path / "t2.csv"), str(a), str(tmp_path / "empty")]) == 2
+    assert "holds no summary.json; is it a finished train ppo run?" in capsys.readouterr().err
+    (c / "heldout_onnx_check.txt").write_text("error: the bundle folder is missing")
+    assert table_main([str(tmp_path / "t2.csv"), str(c)]) == 2
+    assert "holds no ONNX check record (error: the bundle folder is missing)." in capsys.readouterr().err
+    assert not (tmp_path / "t2.csv").exists()

@@ -1,0 +1,141 @@
+"""One row per ``train ppo`` run: when it first succeeded, its best checkpoint, the held-out check.
+
+``python -m liquidcontrol.rl.table OUT.csv RUN [RUN ...]`` reads each run
+folder's ``summary.json`` (and ``heldout_onnx_check.txt``, the JSON that
+``liquidcontrol export BEST --check-episodes N`` prints, if present), writes
+the rows as CSV (atomically) and prints them as a Markdown table, with one
+summary line per model (runs named ``NAME_s<seed>``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from liquidcontrol.errors import LiquidControlError
+from liquidcontrol.rl.plot import run_group
+
+FIELDS = ["run", "model", "kind", "units", "param_budget", "seed", "first_success_steps", "steps_to_90",
+          "best_validation", "best_steps", "heldout_success", "heldout_episodes", "onnx_check", "seed_agreement",
+          "last_steps", "last_validation", "stopped_at_success", "wall_seconds"]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LiquidControlError(f"{path.parent} holds no {path.name}; is it a finished train ppo run?") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LiquidControlError(f"{path} is corrupt ({exc}).") from None
+
+
+def _heldout(folder: Path) -> dict[str, Any] | None:
+    """The ``onnx_check`` record of ``heldout_onnx_check.txt`` (its JSON, before any error line)."""
+    path = folder / "heldout_onnx_check.txt"
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    try:
+        record, _ = json.JSONDecoder().raw_decode(text.lstrip())
+        check = record["onnx_check"]
+        return {k: check[k] for k in ("torch_success", "episodes", "passed", "seed_agreement")}
+    except (json.JSONDecodeError, KeyError, TypeError):
+        first = text.strip().splitlines()[-1] if text.strip() else "empty"
+        raise LiquidControlError(f"{path} holds no ONNX check record ({first}).") from None
+
+
+def run_row(folder: str | Path) -> dict[str, Any]:
+    """The row of one run folder."""
+    folder = Path(folder)
+    summary = _read_json(folder / "summary.json")
+    try:
+        history = [h for h in summary["history"] if h.get("validation_success") is not None]
+        config = summary["config"]
+    except (KeyError, TypeError, AttributeError):
+        raise LiquidControlError(f"{folder / 'summary.json'} is not a train ppo summary.") from None
+    if not history:
+        raise LiquidControlError(f"{folder / 'summary.json'} has no evaluation.")
+
+    def first(at_least: float) -> int | None:
+        return next((int(h["steps"]) for h in history if h["validation_success"] >= at_least), None)
+
+    best = max(history, key=lambda h: (h["validation_success"], -h["steps"]))
+    check = _heldout(folder)
+    return {"run": folder.name, "model": run_group(folder), "kind": config.get("kind"), "units": config.get("units"),
+            "param_budget": config.get("param_budget"), "seed": config.get("seed"),
+            "first_success_steps": next((int(h["steps"]) for h in history if h["validation_success"] > 0), None),
+            "steps_to_90": first(0.9), "best_validation": best["validation_success"], "best_steps": int(best["steps"]),
+            "heldout_success": None if check is None else check["torch_success"],
+            "heldout_episodes": None if check is None else check["episodes"],
+            "onnx_check": None if check is None else ("passed" if check["passed"] else "failed"),
+            "seed_agreement": None if check is None else check["seed_agreement"],
+            "last_steps": int(history[-1]["steps"]), "last_validation": history[-1]["validation_success"],
+            "stopped_at_success": bool(summary.get("stopped_at_success", False)),
+            "wall_seconds": round(float(history[-1]["wall_seconds"]), 1)}
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def _mega(value: Any) -> str:
+    return "never" if value is None else f"{value / 1e6:.2f} M"
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The rows as a Markdown table, then one line per model (how many seeds reached 90 %, the median steps)."""
+    lines = ["| run | first success | ≥ 90 % validation at | best validation | held-out (best) | ONNX check | "
+             "stopped at | wall time |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        check = "–" if r["onnx_check"] is None else f"{r['onnx_check']} ({_pct(r['seed_agreement'])} agreement)"
+        lines.append(f"| {r['run']} | {_mega(r['first_success_steps'])} | {_mega(r['steps_to_90'])} | "
+                     f"{_pct(r['best_validation'])} | {_pct(r['heldout_success'])} | {check} | "
+                     f"{_mega(r['last_steps'])} | {r['wall_seconds'] / 60:.0f} min |")
+    models: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        models.setdefault(r["model"], []).append(r)
+    lines.append("")
+    for model, group in models.items():
+        reached = sorted(r["steps_to_90"] for r in group if r["steps_to_90"] is not None)
+        held = [r for r in group if r["heldout_success"] is not None and r["heldout_success"] >= 0.9
+                and r["onnx_check"] == "passed"]
+        median = f", median {_mega(statistics.median(reached))}" if reached else ""
+        lines.append(f"- {model}: {len(reached)}/{len(group)} seeds reach ≥ 90 % validation{median}; "
+                     f"{len(held)}/{len(group)} have a best checkpoint ≥ 90 % held out that passes the ONNX check.")
+    return "\n".join(lines)
+
+
+def write_table(out: str | Path, runs: list[str]) -> list[dict[str, Any]]:
+    from liquidcontrol.fileio import atomic_write_text
+
+    if not runs:
+        raise LiquidControlError("name at least one run folder.")
+    rows = [run_row(r) for r in runs]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out, text.getvalue())
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 2:
+        print("usage: python -m liquidcontrol.rl.table OUT.csv RUN [RUN ...]", file=sys.stderr)
+        return 2
+    try:
+        print(markdown(write_table(args[0], args[1:])))
+    except LiquidControlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
