@@ -68,6 +68,19 @@ SAVE_FORMAT = "liquidcontrol-ppo/1"
 CRITIC_ARGS = ("critic", "critic_kind", "critic_units", "log_std_init", "normalize", "obs_std_floor")
 
 
+LR_SCHEDULES = ("constant", "linear")
+
+
+class LinearDecay:
+    """Learning rate falling linearly from ``start`` to 0 over the run (SB3 passes the progress left, 1 -> 0)."""
+
+    def __init__(self, start: float) -> None:
+        self.start = float(start)
+
+    def __call__(self, progress_remaining: float) -> float:
+        return self.start * max(0.0, float(progress_remaining))
+
+
 class NonFiniteLoss(LiquidControlError):
     """The PPO loss (or an advantage) became NaN or infinite: training stops before the step."""
 
@@ -94,7 +107,8 @@ class LiquidPPO(PPO):
                  actor: RecurrentPolicy | None = None, seq_len: int = 32, critic_warmup_steps: int = 0,
                  critic: str = "separate", critic_kind: str = "gru", critic_units: int = 32,
                  log_std_init: float = -0.5, normalize: str = "running", obs_std_floor: float = 0.05,
-                 action_scale_init: float = 0.1, n_steps: int = 256, batch_size: int = 1024, learning_rate: Any = 3e-4, **kwargs: Any) -> None:
+                 action_scale_init: float = 0.1, n_steps: int = 256, batch_size: int = 1024, learning_rate: Any = 3e-4,
+                 lr_schedule: str = "constant", **kwargs: Any) -> None:
         if not isinstance(policy, str) or policy not in KIND_NAMES:
             raise LiquidControlError(f"unknown policy {policy!r}; LiquidPPO takes a model kind, one of {', '.join(KIND_NAMES)}.")
         if actor is not None and actor.kind != policy and not (policy.endswith("-ncp") and actor.kind == policy[:-4]):
@@ -104,6 +118,11 @@ class LiquidPPO(PPO):
         if "policy_kwargs" in kwargs and kwargs["policy_kwargs"]:
             raise LiquidControlError("LiquidPPO takes its policy settings as keywords (units, critic, ...), "
                                      "not policy_kwargs.")
+        if lr_schedule not in LR_SCHEDULES:
+            raise LiquidControlError(f"lr_schedule {lr_schedule!r} is unknown; choose one of {', '.join(LR_SCHEDULES)}.")
+        if lr_schedule != "constant" and not isinstance(learning_rate, (int, float)):
+            raise LiquidControlError(f"lr_schedule {lr_schedule!r} needs a number as learning_rate, not a schedule.")
+        self.lr_schedule_name = lr_schedule
         self.kind, self.units, self.param_budget = policy, int(units), int(param_budget)
         self.seq_len, self.critic_warmup_steps = int(seq_len), int(critic_warmup_steps)
         self.action_scale_init = float(action_scale_init)
@@ -113,8 +132,9 @@ class LiquidPPO(PPO):
         self._critic_kwargs: dict[str, Any] = {"critic": critic, "critic_kind": critic_kind, "critic_units": critic_units,
                                "log_std_init": log_std_init, "normalize": normalize, "obs_std_floor": obs_std_floor}
         kwargs.setdefault("policy_kwargs", None)
+        rate = LinearDecay(learning_rate) if lr_schedule == "linear" else learning_rate
         super().__init__(policy, env, n_steps=n_steps,  # type: ignore[arg-type]
-                         batch_size=batch_size, learning_rate=learning_rate, **kwargs)
+                         batch_size=batch_size, learning_rate=rate, **kwargs)
 
     @staticmethod
     def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
@@ -363,7 +383,7 @@ class LiquidPPO(PPO):
             hyper[name] = value
         return {"format": SAVE_FORMAT, "kind": self.kind, "units": self.units, "param_budget": self.param_budget,
                 "seq_len": self.seq_len, "critic_warmup_steps": self.critic_warmup_steps,
-                "action_scale_init": self.action_scale_init,
+                "action_scale_init": self.action_scale_init, "lr_schedule": self.lr_schedule_name,
                 "critic_args": dict(self._critic_kwargs), "hyper": hyper,
                 "actor_kind": self.actor.kind, "actor_config": self.actor.config(),
                 "num_timesteps": int(self.num_timesteps), "n_updates": int(self._n_updates),
@@ -417,6 +437,7 @@ class LiquidPPO(PPO):
                                      f"expected {SAVE_FORMAT!r}).")
         actor = policy_from_config(settings["actor_kind"], settings["actor_config"])
         hyper = {k: v for k, v in settings["hyper"].items() if v is not None or k in ("target_kl", "clip_range_vf")}
+        hyper["lr_schedule"] = settings.get("lr_schedule", "constant")
         hyper.update(overrides)
         model = cls(settings["kind"], env, units=settings["units"], param_budget=settings["param_budget"], actor=actor,
                     seq_len=settings["seq_len"], critic_warmup_steps=settings["critic_warmup_steps"],

@@ -67,6 +67,7 @@ class PPOConfig:
     batch_size: int = option(2048, "steps per minibatch (batch_size / seq_len sequences)")
     n_epochs: int = option(5, "passes over each rollout")
     lr: float = option(3e-4, "Adam learning rate")
+    lr_schedule: str = option("constant", "constant, or linear (from --lr down to 0 at --steps)")
     gamma: float = option(0.99, "discount")
     gae_lambda: float = option(0.95, "GAE lambda")
     clip_range: float = option(0.2, "PPO clip range")
@@ -117,6 +118,11 @@ def resolve(config: PPOConfig) -> tuple[PPOConfig, Task, Any]:
     is_liquid(resolved.kind)  # unknown kinds get the registry's error
     if resolved.critic not in CRITIC_MODES:
         raise LiquidControlError(f"--critic {resolved.critic!r} is unknown; choose one of {', '.join(CRITIC_MODES)}.")
+    from liquidcontrol.rl.ppo import LR_SCHEDULES
+
+    if resolved.lr_schedule not in LR_SCHEDULES:
+        raise LiquidControlError(f"--lr-schedule {resolved.lr_schedule!r} is unknown; choose one of "
+                                 f"{', '.join(LR_SCHEDULES)}.")
     if resolved.normalize not in NORMALIZE_MODES:
         raise LiquidControlError(f"--normalize {resolved.normalize!r} is unknown; choose one of {', '.join(NORMALIZE_MODES)}.")
     for name in ("steps", "n_envs", "n_steps", "seq_len", "batch_size", "n_epochs", "eval_every"):
@@ -194,7 +200,7 @@ def build_model(config: PPOConfig, env: Any, actor: Any) -> Any:
         seq_len=config.seq_len, critic_warmup_steps=config.critic_warmup_steps, critic=config.critic,
         critic_kind=config.critic_kind, critic_units=config.critic_units, log_std_init=config.log_std_init,
         normalize=config.normalize, n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=config.n_epochs,
-        learning_rate=config.lr, gamma=config.gamma, gae_lambda=config.gae_lambda, clip_range=config.clip_range,
+        learning_rate=config.lr, lr_schedule=config.lr_schedule, gamma=config.gamma, gae_lambda=config.gae_lambda, clip_range=config.clip_range,
         ent_coef=config.ent_coef, vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm,
         target_kl=config.target_kl or None, seed=config.seed, verbose=0,
         tensorboard_log=str(Path(config.out) / "tb"))
@@ -257,7 +263,8 @@ def _resume(config: PPOConfig, task: Task, folder: Path) -> tuple[dict[str, Any]
         what = "; ".join(f"{k}: saved {saved[k]!r}, new {new[k]!r}" for k in refused)
         raise LiquidControlError(f"cannot resume {folder.parent}: it was trained with other settings ({what}).")
     env = make_vec_env(task, config, start_episode=int(record.get("episodes_per_env", 0)))
-    model = LiquidPPO.load(folder / MODEL_FILE, env=env, learning_rate=config.lr, n_epochs=config.n_epochs,
+    model = LiquidPPO.load(folder / MODEL_FILE, env=env, learning_rate=config.lr, lr_schedule=config.lr_schedule,
+                           n_epochs=config.n_epochs,
                            batch_size=config.batch_size, ent_coef=config.ent_coef, clip_range=config.clip_range,
                            gamma=config.gamma, gae_lambda=config.gae_lambda, vf_coef=config.vf_coef,
                            max_grad_norm=config.max_grad_norm, target_kl=config.target_kl or None,

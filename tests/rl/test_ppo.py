@@ -301,3 +301,26 @@ def test_a_huge_value_loss_does_not_shrink_the_actor_step() -> None:
     # the check can fail: with one norm over all parameters the same blow-up changes the actor's step
     one_norm = trained(1e4, shared_norm=True)
     assert any(not torch.allclose(one_norm[k], v) for k, v in plain.items())
+
+
+def test_linear_lr_schedule_decays_to_zero_and_survives_save_and_load(tmp_path: Any) -> None:
+    model = LiquidPPO("cfc-ncp", make_vec_env(CueMemoryEnv, n_envs=2, seed=0), units=8, learning_rate=1e-3,
+                      lr_schedule="linear", **SMALL)  # type: ignore[arg-type]
+    rates = []
+    train = model.train
+
+    def logged() -> None:
+        train()
+        rates.append(model.policy.optimizer.param_groups[0]["lr"])
+
+    model.train = logged  # type: ignore[method-assign]
+    model.learn(128)  # two rollouts of 64 steps: updates at half and none of the run left
+    assert rates == pytest.approx([5e-4, 0.0])
+    model.save(tmp_path / "m.zip")
+    loaded = LiquidPPO.load(tmp_path / "m.zip")
+    assert loaded.lr_schedule_name == "linear" and loaded.lr_schedule(0.25) == pytest.approx(2.5e-4)
+    constant = LiquidPPO("cfc-ncp", make_vec_env(CueMemoryEnv, n_envs=2, seed=0), units=8, learning_rate=1e-3,
+                         **SMALL)  # type: ignore[arg-type]
+    assert constant.lr_schedule(0.25) == pytest.approx(1e-3)
+    with pytest.raises(LiquidControlError, match="lr_schedule 'cosine' is unknown; choose one of constant, linear."):
+        LiquidPPO("cfc-ncp", make_vec_env(CueMemoryEnv, n_envs=2, seed=0), units=8, lr_schedule="cosine", **SMALL)  # type: ignore[arg-type]

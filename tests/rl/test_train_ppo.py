@@ -70,8 +70,10 @@ def test_unknown_method_kind_and_critic_get_one_sentence(toy: Any, tmp_path: Pat
     assert "unknown model kind 'transformer'" in capsys.readouterr().err
     assert main(["train", "ppo", "--task", "toy", "--critic", "both", "--out", str(tmp_path / "b"), *TINY]) == 2
     assert "--critic 'both' is unknown" in capsys.readouterr().err
+    assert main(["train", "ppo", "--task", "toy", "--lr-schedule", "cosine", "--out", str(tmp_path / "d"), *TINY]) == 2
+    assert "--lr-schedule 'cosine' is unknown; choose one of constant, linear." in capsys.readouterr().err
     assert main(["train", "ppo", "--task", "nosuchtask", "--out", str(tmp_path / "c"), *TINY]) == 2
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert not any((tmp_path / n).exists() for n in "abcd")
 
 
 def test_fine_tuning_refuses_a_bundle_of_another_task(toy: Any, tmp_path: Path) -> None:
