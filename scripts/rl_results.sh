@@ -54,8 +54,12 @@ DRONE=(--task drone_single --steps 5000000 --eval-every 125000 --stop-success 0.
 drone() {  # drone NAME SEED [ARGS...]
   local name=$1 seed=$2; shift 2
   run "$name" "${DRONE[@]}" --seed "$seed" "$@"
-  [ -f "$OUT/$name/heldout_onnx_check.txt" ] || $PY -m liquidcontrol export "$RUNS/$name/best" \
-      --out "$RUNS/$name/bundle" --check-episodes 200 > "$OUT/$name/heldout_onnx_check.txt" 2>&1 || true
+  local check="$OUT/$name/heldout_onnx_check.txt"
+  if [ ! -f "$check" ]; then  # written whole or not at all, so an interrupted check runs again
+    $PY -m liquidcontrol export "$RUNS/$name/best" --out "$RUNS/$name/bundle" --check-episodes 200 \
+        > "$check.tmp" 2>&1 || true
+    mv "$check.tmp" "$check"
+  fi
 }
 if [ "$step" = all ] || [ "$step" = drone ]; then
   for seed in 0 1 2; do
