@@ -18,7 +18,10 @@ keep() {  # keep a run's measured curves and summary, not its weights
 }
 run() {  # run NAME ARGS...: a PPO training unless it already finished
   local name=$1; shift
-  [ -f "$RUNS/$name/summary.json" ] || $PY -m liquidcontrol train ppo --out "$RUNS/$name" --progress false "$@"
+  local resume=()
+  [ -f "$RUNS/$name/checkpoint/progress.json" ] && resume=(--resume true)  # an interrupted run goes on
+  [ -f "$RUNS/$name/summary.json" ] || $PY -m liquidcontrol train ppo --out "$RUNS/$name" --progress false \
+      "${resume[@]}" "$@"
   keep "$name"
 }
 step=${1:-all}
@@ -58,7 +61,8 @@ drone() {  # drone NAME SEED [ARGS...]
   if [ ! -f "$check" ]; then  # written whole or not at all, so an interrupted check runs again
     $PY -m liquidcontrol export "$RUNS/$name/best" --out "$RUNS/$name/bundle" --check-episodes 200 \
         > "$check.tmp" 2>&1 || true
-    mv "$check.tmp" "$check"
+    # kept only if it holds the check's record; an export that failed before it stays in .failed
+    if grep -q '"onnx_check"' "$check.tmp"; then mv "$check.tmp" "$check"; else mv "$check.tmp" "$check.failed"; fi
   fi
 }
 if [ "$step" = all ] || [ "$step" = drone ]; then

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -40,8 +41,11 @@ def _heldout(folder: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     text = path.read_text(encoding="utf-8")
+    start = re.search(r'\{\s*"onnx_check"', text)  # stderr lines may come before or after it
     try:
-        record, _ = json.JSONDecoder().raw_decode(text.lstrip())
+        if start is None:
+            raise KeyError("onnx_check")
+        record, _ = json.JSONDecoder().raw_decode(text[start.start():])
         check = record["onnx_check"]
         return {k: check[k] for k in ("torch_success", "episodes", "passed", "seed_agreement")}
     except (json.JSONDecodeError, KeyError, TypeError):
@@ -64,7 +68,8 @@ def run_row(folder: str | Path) -> dict[str, Any]:
     def first(at_least: float) -> int | None:
         return next((int(h["steps"]) for h in history if h["validation_success"] >= at_least), None)
 
-    best = max(history, key=lambda h: (h["validation_success"], -h["steps"]))
+    # the latest of equal bests, as training keeps it in best/ (success >= best so far)
+    best = max(history, key=lambda h: (h["validation_success"], h["steps"]))
     check = _heldout(folder)
     return {"run": folder.name, "model": run_group(folder), "kind": config.get("kind"), "units": config.get("units"),
             "param_budget": config.get("param_budget"), "seed": config.get("seed"),
@@ -90,16 +95,18 @@ def _mega(value: Any) -> str:
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table, then one line per model (how many seeds reached 90 %, the median steps)."""
     lines = ["| run | first success | ≥ 90 % validation at | best validation | held-out (best) | ONNX check | "
-             "stopped at | wall time |", "|---|---|---|---|---|---|---|---|"]
+             "last evaluation | wall time |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         check = "–" if r["onnx_check"] is None else f"{r['onnx_check']} ({_pct(r['seed_agreement'])} agreement)"
         lines.append(f"| {r['run']} | {_mega(r['first_success_steps'])} | {_mega(r['steps_to_90'])} | "
                      f"{_pct(r['best_validation'])} | {_pct(r['heldout_success'])} | {check} | "
-                     f"{_mega(r['last_steps'])} | {r['wall_seconds'] / 60:.0f} min |")
+                     f"{_mega(r['last_steps'])}{'*' if r['stopped_at_success'] else ''} | "
+                     f"{r['wall_seconds'] / 60:.0f} min |")
     models: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         models.setdefault(r["model"], []).append(r)
     lines.append("")
+    lines.append("(* = the run stopped there on reaching --stop-success.)")
     for model, group in models.items():
         reached = sorted(r["steps_to_90"] for r in group if r["steps_to_90"] is not None)
         held = [r for r in group if r["heldout_success"] is not None and r["heldout_success"] >= 0.9

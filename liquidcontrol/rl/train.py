@@ -67,7 +67,8 @@ class PPOConfig:
     batch_size: int = option(2048, "steps per minibatch (batch_size / seq_len sequences)")
     n_epochs: int = option(5, "passes over each rollout")
     lr: float = option(3e-4, "Adam learning rate")
-    lr_schedule: str = option("constant", "constant, or linear (from --lr down to 0 at --steps)")
+    lr_schedule: str = option("constant", "constant, or linear (from --lr down to 0 at --steps); like --lr, give it "
+                                          "again with --resume")
     gamma: float = option(0.99, "discount")
     gae_lambda: float = option(0.95, "GAE lambda")
     clip_range: float = option(0.2, "PPO clip range")
@@ -220,7 +221,10 @@ def train(config: PPOConfig) -> dict[str, Any]:
             raise LiquidControlError(f"{out} already holds a PPO run; pass --resume to continue it or choose another --out.")
         model = build_model(config, make_vec_env(task, config), actor)
     callback = EvalCheckpoint(config, task, out, state)
-    remaining = config.steps - model.num_timesteps
+    done = state["history"][-1] if state["history"] else {}
+    if 0 < config.stop_success <= done.get("validation_success", -1.0):
+        callback.stopped = True  # a resumed run that had already reached --stop-success: nothing to train
+    remaining = config.steps - model.num_timesteps if not callback.stopped else 0
     if remaining > 0:
         try:
             model.learn(remaining, callback=callback, reset_num_timesteps=not config.resume,
