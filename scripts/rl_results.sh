@@ -27,9 +27,9 @@ run() {  # run NAME ARGS...: a PPO training unless it already finished
 step=${1:-all}
 if [ "$step" = all ] || [ "$step" = finetune ]; then
   # BC -> PPO on parking: the shipped 12-neuron imitation bundle, critic warmed up first
-  run parking_finetune --task parking --init-from $BC --log-std-init -2.0 --lr 1e-4 --steps 400000 \
+  run parking_finetune --task parking --init-from $BC --log-std-init -2.0 --lr 1e-4 --lr-schedule linear --steps 400000 \
       --eval-every 50000 --eval-episodes 200
-  run parking_finetune_obs_noise --task parking --init-from $BC --log-std-init -2.0 --lr 1e-4 --steps 400000 \
+  run parking_finetune_obs_noise --task parking --init-from $BC --log-std-init -2.0 --lr 1e-4 --lr-schedule linear --steps 400000 \
       --eval-every 50000 --eval-episodes 200 --train-perturbations obs_noise:3
 fi
 if [ "$step" = all ] || [ "$step" = finetune ] || [ "$step" = robustness ]; then
