@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,17 +76,22 @@ def plot_curves(out: str | Path, runs: list[str]) -> Path:
     return atomic_write_bytes(out, buf.getvalue())
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_tool(argv: list[str] | None, usage: str, action: Callable[[str, list[str]], object]) -> int:
+    """``python -m`` entry of the tools that read run folders: ``OUT RUN [RUN ...]``, one-sentence errors."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) < 2:
-        print("usage: python -m liquidcontrol.rl.plot OUT.png RUN [RUN ...]", file=sys.stderr)
+        print(f"usage: {usage}", file=sys.stderr)
         return 2
     try:
-        print(plot_curves(args[0], args[1:]))
+        print(action(args[0], args[1:]))
     except LiquidControlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_tool(argv, "python -m liquidcontrol.rl.plot OUT.png RUN [RUN ...]", plot_curves)
 
 
 if __name__ == "__main__":

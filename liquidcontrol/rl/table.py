@@ -14,12 +14,11 @@ import io
 import json
 import re
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
 from liquidcontrol.errors import LiquidControlError
-from liquidcontrol.rl.plot import run_group
+from liquidcontrol.rl.plot import run_group, run_tool
 
 FIELDS = ["run", "model", "kind", "units", "param_budget", "seed", "first_success_steps", "steps_to_90",
           "best_validation", "best_steps", "heldout_success", "heldout_episodes", "onnx_check", "seed_agreement",
@@ -132,16 +131,8 @@ def write_table(out: str | Path, runs: list[str]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) < 2:
-        print("usage: python -m liquidcontrol.rl.table OUT.csv RUN [RUN ...]", file=sys.stderr)
-        return 2
-    try:
-        print(markdown(write_table(args[0], args[1:])))
-    except LiquidControlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_tool(argv, "python -m liquidcontrol.rl.table OUT.csv RUN [RUN ...]",
+                    lambda out, runs: markdown(write_table(out, runs)))
 
 
 if __name__ == "__main__":
