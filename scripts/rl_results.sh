@@ -68,8 +68,8 @@ drone() {  # drone NAME SEED [ARGS...]
 if [ "$step" = all ] || [ "$step" = drone ]; then
   for seed in 0 1 2; do
     drone "drone_single_cfc_ncp_s$seed" "$seed"
-    drone "drone_single_lstm_s$seed" "$seed" --kind lstm --param-budget 3276
     drone "drone_single_mlp_s$seed" "$seed" --kind mlp --param-budget 3276
+    drone "drone_single_lstm_s$seed" "$seed" --kind lstm --param-budget 3276
   done
 fi
 # success vs env steps and vs wall time of every run kept so far
