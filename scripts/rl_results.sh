@@ -66,10 +66,15 @@ drone() {  # drone NAME SEED [ARGS...]
   fi
 }
 if [ "$step" = all ] || [ "$step" = drone ]; then
-  for seed in 0 1 2; do
-    drone "drone_single_cfc_ncp_s$seed" "$seed"
-    drone "drone_single_mlp_s$seed" "$seed" --kind mlp --param-budget 3276
-    drone "drone_single_lstm_s$seed" "$seed" --kind lstm --param-budget 3276
+  # SEEDS / MODELS pick a part, e.g. SEEDS=2 MODELS=lstm bash scripts/rl_results.sh drone
+  for seed in ${SEEDS:-0 1 2}; do
+    for model in ${MODELS:-cfc_ncp mlp lstm}; do
+      case $model in
+        cfc_ncp) drone "drone_single_cfc_ncp_s$seed" "$seed" ;;
+        mlp|lstm) drone "drone_single_${model}_s$seed" "$seed" --kind "$model" --param-budget 3276 ;;
+        *) echo "MODELS: unknown model $model (cfc_ncp, mlp, lstm)" >&2; exit 2 ;;
+      esac
+    done
   done
 fi
 # success vs env steps and vs wall time of every run kept so far
