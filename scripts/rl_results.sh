@@ -80,7 +80,7 @@ fi
 # success vs env steps and vs wall time of every run kept so far
 curves=()
 for d in "$OUT"/*/; do
-  case "$d" in *_s[0-9]/) continue ;; esac  # the seeded drone runs get their own figure below
+  case "$d" in drone_single_*_s[0-9]*/|*/drone_single_*_s[0-9]*/) continue ;; esac  # drone seeds: own figure below
   [ -f "$d/history.json" ] && curves+=("${d%/}")
 done
 [ ${#curves[@]} -gt 0 ] && $PY -m liquidcontrol.rl.plot "$OUT/learning_curves.png" "${curves[@]}"

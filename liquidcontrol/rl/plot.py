@@ -19,14 +19,20 @@ from typing import Any
 from liquidcontrol.errors import LiquidControlError
 
 
-def read_history(folder: str | Path) -> list[dict[str, Any]]:
-    path = Path(folder) / "history.json"
+def read_run_json(folder: str | Path, name: str) -> Any:
+    """A JSON file of a run folder, with one-sentence errors for a missing or corrupt file."""
+    path = Path(folder) / name
     try:
-        history = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise LiquidControlError(f"{folder} holds no history.json; is it a train ppo run folder?") from None
+        raise LiquidControlError(f"{folder} holds no {name}; is it a finished train ppo run?") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise LiquidControlError(f"{path} is corrupt ({exc}).") from None
+
+
+def read_history(folder: str | Path) -> list[dict[str, Any]]:
+    path = Path(folder) / "history.json"
+    history = read_run_json(folder, "history.json")
     if not isinstance(history, list) or not all(isinstance(h, dict) and "steps" in h for h in history):
         raise LiquidControlError(f"{path} is not a PPO history (a list of records with steps).")
     return history

@@ -18,20 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from liquidcontrol.errors import LiquidControlError
-from liquidcontrol.rl.plot import run_group, run_tool
+from liquidcontrol.rl.plot import read_run_json, run_group, run_tool
 
 FIELDS = ["run", "model", "kind", "units", "param_budget", "seed", "first_success_steps", "steps_to_90",
           "best_validation", "best_steps", "heldout_success", "heldout_episodes", "onnx_check", "seed_agreement",
           "last_steps", "last_validation", "stopped_at_success", "wall_seconds"]
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LiquidControlError(f"{path.parent} holds no {path.name}; is it a finished train ppo run?") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LiquidControlError(f"{path} is corrupt ({exc}).") from None
 
 
 def _heldout(folder: Path) -> dict[str, Any] | None:
@@ -55,7 +46,7 @@ def _heldout(folder: Path) -> dict[str, Any] | None:
 def run_row(folder: str | Path) -> dict[str, Any]:
     """The row of one run folder."""
     folder = Path(folder)
-    summary = _read_json(folder / "summary.json")
+    summary = read_run_json(folder, "summary.json")
     try:
         history = [h for h in summary["history"] if h.get("validation_success") is not None]
         config = summary["config"]
