@@ -266,5 +266,7 @@ def _write_reports(folder: Path, task: Any, policy: Any, clean: list[Any], sweep
 def _print_summary(s: dict[str, Any], out: Path) -> None:
     print(json.dumps({k: s[k] for k in ("clean", "onnx_check", "seconds")}, indent=2))
     if not s["onnx_check"]["passed"]:
-        print("ONNX check FAILED: the shipped policy.onnx does not behave like the torch policy (exit code 3).")
+        from liquidcontrol.evaluate.onnx_check import failure_reason
+
+        print(f"ONNX check FAILED: {failure_reason(s['onnx_check'])} (exit code 3).")
     print(f"report: {out / 'report' / 'index.html'}")

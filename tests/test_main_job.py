@@ -108,3 +108,15 @@ def test_bad_settings_fail_before_any_training(tmp_path, change, message):
     with pytest.raises(LiquidControlError, match=message):
         main_job(MainConfig(out=str(out), budget="tiny", progress=False, **change))
     assert not out.exists()
+
+
+def test_a_failed_onnx_check_is_printed_with_its_reason(run, capsys):
+    from liquidcontrol.main_job import _print_summary
+
+    out, summary = run
+    failed = {**summary["onnx_check"], "max_abs_action_delta": 0.5, "passed": False}
+    _print_summary({**summary, "onnx_check": failed}, out)
+    printed = capsys.readouterr().out
+    assert "ONNX check FAILED" in printed and "does not compute the policy" in printed and "exit code 3" in printed
+    _print_summary(summary, out)
+    assert "FAILED" not in capsys.readouterr().out

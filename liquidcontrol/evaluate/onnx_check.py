@@ -108,6 +108,25 @@ def onnx_check(torch_episodes: Sequence[EpisodeRecord], onnx_episodes: Sequence[
     }
 
 
+def failure_reason(check: dict[str, Any]) -> str:
+    """Why a failed check failed, as a clause for an error sentence. Actions that match on the same
+    observations but outcomes that differ mean the file computes the policy and the policy itself
+    succeeds or fails on some seeds by rounding-level differences, which is a different fix."""
+    delta, tolerance = check["max_abs_action_delta"], check["action_tolerance"]
+    if check["steps_compared"] == 0:
+        return "no steps were compared"
+    if delta is None or delta > tolerance:
+        shown = "a non-finite amount" if delta is None else f"{delta:.2g}"
+        return (f"its actions differ from torch's on the same observations by {shown}, more than the "
+                f"allowed {tolerance:g}, so the exported file does not compute the policy")
+    flipped = round((1.0 - check["seed_agreement"]) * check["episodes"])
+    return (f"its actions match torch's on the same observations (largest difference {delta:.2g}, allowed "
+            f"{tolerance:g}), but the outcome differs on {flipped} of {check['episodes']} seeds "
+            f"(agreement {check['seed_agreement']:.3f}, needed {check['min_agreement']}): on those seeds "
+            "the policy succeeds or fails by rounding-level differences, so it is marginal there, "
+            "not mis-exported")
+
+
 def check_bundle(policy: Any, bundle: str | Path, task: Any, episodes: int, n_envs: int = 8,
                  min_agreement: float = MIN_AGREEMENT, action_tolerance: float | None = None,
                  progress: bool = False) -> dict[str, Any]:

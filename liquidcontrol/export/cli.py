@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 def _save_checked(out: Path, policy: Any, fields: dict[str, Any], args: argparse.Namespace, episodes: int) -> Any:
     """Export into a temporary folder, run the ONNX check there, and put the bundle in place only if it
     passed (a failed check leaves ``out`` as it was)."""
-    from liquidcontrol.evaluate.onnx_check import check_bundle
+    from liquidcontrol.evaluate.onnx_check import check_bundle, failure_reason
     from liquidcontrol.export.bundle import _check_replaceable, save_bundle, update_bundle_card
     from liquidcontrol.fileio import atomic_folder
     from liquidcontrol.tasks import get_task, task_for_env
@@ -77,10 +77,8 @@ def _save_checked(out: Path, policy: Any, fields: dict[str, Any], args: argparse
         check = check_bundle(policy, staged, task, episodes, action_tolerance=args.action_tolerance)
         print(json.dumps({"onnx_check": check}, indent=2))
         if not check["passed"]:
-            raise LiquidControlError(
-                f"the {args.precision} export failed the ONNX check against fp32 (seed agreement "
-                f"{check['seed_agreement']:.3f}, needed {check['min_agreement']}; largest action difference "
-                f"{check['max_abs_action_delta']}, allowed {check['action_tolerance']}); {out} was left as it was.")
+            raise LiquidControlError(f"the {args.precision} export failed the ONNX check against fp32: "
+                                     f"{failure_reason(check)}; {out} was left as it was.")
         evaluation = {**dict(fields.get("evaluation") or {}), "onnx_check": check}
         card = update_bundle_card(staged, evaluation=evaluation)
         for item in staged.iterdir():

@@ -22,7 +22,7 @@ from liquidcontrol.rl.plot import read_run_json, run_group, run_tool
 
 FIELDS = ["run", "model", "kind", "units", "param_budget", "seed", "first_success_steps", "steps_to_90",
           "best_validation", "best_steps", "heldout_success", "heldout_episodes", "onnx_check", "seed_agreement",
-          "last_steps", "last_validation", "stopped_at_success", "wall_seconds"]
+          "max_abs_action_delta", "last_steps", "last_validation", "stopped_at_success", "wall_seconds"]
 
 
 def _heldout(folder: Path) -> dict[str, Any] | None:
@@ -37,7 +37,8 @@ def _heldout(folder: Path) -> dict[str, Any] | None:
             raise KeyError("onnx_check")
         record, _ = json.JSONDecoder().raw_decode(text[start.start():])
         check = record["onnx_check"]
-        return {k: check[k] for k in ("torch_success", "episodes", "passed", "seed_agreement")}
+        return {**{k: check[k] for k in ("torch_success", "episodes", "passed", "seed_agreement")},
+                "max_abs_action_delta": check.get("max_abs_action_delta")}
     except (json.JSONDecodeError, KeyError, TypeError):
         first = text.strip().splitlines()[-1] if text.strip() else "empty"
         raise LiquidControlError(f"{path} holds no ONNX check record ({first}).") from None
@@ -69,6 +70,7 @@ def run_row(folder: str | Path) -> dict[str, Any]:
             "heldout_episodes": None if check is None else check["episodes"],
             "onnx_check": None if check is None else ("passed" if check["passed"] else "failed"),
             "seed_agreement": None if check is None else check["seed_agreement"],
+            "max_abs_action_delta": None if check is None else check["max_abs_action_delta"],
             "last_steps": int(history[-1]["steps"]), "last_validation": history[-1]["validation_success"],
             "stopped_at_success": bool(summary.get("stopped_at_success", False)),
             "wall_seconds": round(float(history[-1]["wall_seconds"]), 1)}
@@ -87,7 +89,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| run | first success | ≥ 90 % validation at | best validation | held-out (best) | ONNX check | "
              "last evaluation | wall time |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        check = "–" if r["onnx_check"] is None else f"{r['onnx_check']} ({_pct(r['seed_agreement'])} agreement)"
+        check = "–" if r["onnx_check"] is None else f"{r['onnx_check']} ({_pct(r['seed_agreement'])} agreement"
+        if r["onnx_check"] is not None:  # a failure with tiny action differences is the policy's margin
+            delta = r["max_abs_action_delta"]
+            check += ")" if delta is None else f", max \\|Δa\\| {delta:.0e})"
         lines.append(f"| {r['run']} | {_mega(r['first_success_steps'])} | {_mega(r['steps_to_90'])} | "
                      f"{_pct(r['best_validation'])} | {_pct(r['heldout_success'])} | {check} | "
                      f"{_mega(r['last_steps'])}{'*' if r['stopped_at_success'] else ''} | "

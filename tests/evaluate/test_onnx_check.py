@@ -12,6 +12,7 @@ from liquidcontrol.errors import LiquidControlError
 from liquidcontrol.evaluate import CLEAN, evaluate, runtime_agent, torch_agent
 from liquidcontrol.evaluate.onnx_check import (
     ACTION_TOLERANCE,
+    failure_reason,
     max_action_delta,
     onnx_check,
     outcome_agreement,
@@ -87,6 +88,7 @@ def test_wrong_weights_fail_although_all_outcomes_agree(policy, broken):
     assert check["seed_agreement"] == 1.0  # outcomes alone would have passed
     assert check["max_abs_action_delta"] > ACTION_TOLERANCE
     assert check["passed"] is False
+    assert "does not compute the policy" in failure_reason(check)
 
 
 def test_outcome_disagreement_fails_and_seed_sets_must_match(policy, bundle):
@@ -97,3 +99,17 @@ def test_outcome_disagreement_fails_and_seed_sets_must_match(policy, bundle):
     assert onnx_check(eps, eps, max_delta=0.0, steps_compared=0)["passed"] is False  # nothing compared
     with pytest.raises(LiquidControlError, match="same seeds"):
         outcome_agreement(eps, eps[:-1])
+
+
+def test_failure_reason_tells_a_wrong_file_from_a_marginal_policy(policy):
+    """Matching actions with flipped outcomes blame the policy's margins, not the export."""
+    eps = _episodes(torch_agent(policy))
+    one_flipped = [type(e)(**{**e.__dict__, "success": not e.success}) if i == 0 else e for i, e in enumerate(eps)]
+    marginal = onnx_check(eps, one_flipped, max_delta=5e-7, steps_compared=10)
+    assert marginal["passed"] is False
+    reason = failure_reason(marginal)
+    assert f"differs on 1 of {EPISODES} seeds" in reason and "not mis-exported" in reason
+    assert "5e-07" in reason
+    wrong = onnx_check(eps, eps, max_delta=float("inf"), steps_compared=10)
+    assert "non-finite" in failure_reason(wrong) and "does not compute the policy" in failure_reason(wrong)
+    assert failure_reason(onnx_check(eps, eps, max_delta=0.0, steps_compared=0)) == "no steps were compared"

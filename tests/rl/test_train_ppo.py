@@ -209,13 +209,13 @@ def test_run_table_reads_summaries_and_the_held_out_check(tmp_path: Path, capsys
     a = run("m_s0", [0.0, 0.0, 0.5, 0.97, 0.97], {"torch_success": 0.955, "episodes": 200, "passed": True,
                                                  "seed_agreement": 1.0}, True)
     b = run("m_s1", [0.0, 0.3, 0.91, 0.6], {"torch_success": 0.9, "episodes": 200, "passed": False,
-                                           "seed_agreement": 0.955}, False)
+                                           "seed_agreement": 0.955, "max_abs_action_delta": 4.8e-7}, False)
     c = run("m_s2", [0.0, 0.0, 0.0], None, False)
     out = tmp_path / "table.csv"
     assert table_main([str(out), str(a), str(b), str(c)]) == 0
     text = capsys.readouterr().out
     assert "| m_s0 | 0.20 M | 0.30 M | 97.0 % | 95.5 % | passed (100.0 % agreement) | 0.40 M* | 4 min |" in text
-    assert "| m_s1 | 0.10 M | 0.20 M | 91.0 % | 90.0 % | failed (95.5 % agreement) | 0.30 M | 3 min |" in text
+    assert "| m_s1 | 0.10 M | 0.20 M | 91.0 % | 90.0 % | failed (95.5 % agreement, max \\|Δa\\| 5e-07) | 0.30 M | 3 min |" in text
     assert "| m_s2 | never | never | 0.0 % | – | – | 0.20 M | 2 min |" in text
     assert ("- m: 2/3 seeds reach ≥ 90 % validation, median 0.25 M; 1/3 have a best checkpoint ≥ 90 % held out "
             "that passes the ONNX check.") in text
@@ -223,7 +223,8 @@ def test_run_table_reads_summaries_and_the_held_out_check(tmp_path: Path, capsys
     assert rows[0].startswith("run,model,kind,units") and rows[1].startswith("m_s0,m,cfc-ncp,30,")
     import csv
 
-    first = next(csv.DictReader(out.read_text().splitlines()))
+    first, second = list(csv.DictReader(out.read_text().splitlines()))[:2]
+    assert first["max_abs_action_delta"] == "" and second["max_abs_action_delta"] == "4.8e-07"
     assert first["best_steps"] == "400000"  # the latest of equal bests, the one training keeps in best/
     # a folder that is not a finished run, or a garbled check, is one sentence and no table
     (tmp_path / "empty").mkdir()
