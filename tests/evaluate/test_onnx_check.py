@@ -113,3 +113,23 @@ def test_failure_reason_tells_a_wrong_file_from_a_marginal_policy(policy):
     wrong = onnx_check(eps, eps, max_delta=float("inf"), steps_compared=10)
     assert "non-finite" in failure_reason(wrong) and "does not compute the policy" in failure_reason(wrong)
     assert failure_reason(onnx_check(eps, eps, max_delta=0.0, steps_compared=0)) == "no steps were compared"
+
+
+def test_an_outcome_only_failure_measures_torch_against_itself(policy, bundle):
+    from liquidcontrol.evaluate.onnx_check import JITTER, _JitterAgent, check_bundle
+    from liquidcontrol.tasks import get_task
+
+    task = get_task("parking")
+    passed = check_bundle(policy, bundle, task, 2, n_envs=2)
+    assert passed["passed"] and "torch_jitter_agreement" not in passed  # only a failure pays for the baseline
+    strict = check_bundle(policy, bundle, task, 2, n_envs=2, min_agreement=1.01)  # no agreement can pass
+    assert strict["passed"] is False and strict["max_abs_action_delta"] <= ACTION_TOLERANCE
+    assert strict["torch_jitter_agreement"] in (0.0, 0.5, 1.0)
+    assert "torch against itself" in failure_reason(strict) and "not mis-exported" in failure_reason(strict)
+    # the baseline's noise is rounding-sized and really there
+    obs = np.zeros((2, policy.obs_dim), np.float32)
+    dt = np.full(2, 0.05, np.float32)
+    plain, jitter = torch_agent(policy)(None), _JitterAgent(policy)
+    plain.reset(2), jitter.reset(2)
+    delta = np.abs(plain.act(obs, dt) - jitter.act(obs, dt))
+    assert 0.0 < delta.max() <= 1.5 * JITTER
