@@ -77,10 +77,16 @@ if [ "$step" = all ] || [ "$step" = drone ]; then
     done
   done
 fi
+if [ "$step" = all ] || [ "$step" = stability ]; then
+  # Does success hold when training goes on past the stop, and does a KL limit keep the MLP seed
+  # that collapsed (drone_single_mlp_s2) from collapsing? Same settings as the drone step otherwise.
+  drone drone_long_cfc_ncp_s1 1 --stop-success 0 --steps 2000000
+  drone drone_target_kl_mlp_s2 2 --kind mlp --param-budget 3276 --target-kl 0.02
+fi
 # success vs env steps and vs wall time of every run kept so far
 curves=()
 for d in "$OUT"/*/; do
-  case "$d" in drone_single_*_s[0-9]*/|*/drone_single_*_s[0-9]*/) continue ;; esac  # drone seeds: own figure below
+  case "$d" in */drone_*/) continue ;; esac  # the drone runs: own figures below
   [ -f "$d/history.json" ] && curves+=("${d%/}")
 done
 [ ${#curves[@]} -gt 0 ] && $PY -m liquidcontrol.rl.plot "$OUT/learning_curves.png" "${curves[@]}"
@@ -90,4 +96,11 @@ for d in "$OUT"/drone_single_*_s*/; do [ -f "$d/summary.json" ] && drone_runs+=(
 [ ${#drone_runs[@]} -gt 0 ] && $PY -m liquidcontrol.rl.plot "$OUT/drone_single_curves.png" "${drone_runs[@]}"
 [ ${#drone_runs[@]} -gt 0 ] && $PY -m liquidcontrol.rl.table "$OUT/drone_single_runs.csv" "${drone_runs[@]}" \
     | tee "$OUT/drone_single_runs.md"
+stability=()
+for d in "$OUT"/drone_single_cfc_ncp_s1 "$OUT"/drone_single_mlp_s2 "$OUT"/drone_long_*/ "$OUT"/drone_target_kl_*/; do
+  [ -f "$d/summary.json" ] && stability+=("${d%/}")
+done
+[ ${#stability[@]} -gt 2 ] && $PY -m liquidcontrol.rl.plot "$OUT/drone_stability_curves.png" "${stability[@]}"
+[ ${#stability[@]} -gt 2 ] && $PY -m liquidcontrol.rl.table "$OUT/drone_stability_runs.csv" "${stability[@]}" \
+    | tee "$OUT/drone_stability_runs.md"
 exit 0
