@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import statistics
 from pathlib import Path
@@ -37,8 +38,10 @@ def _heldout(folder: Path) -> dict[str, Any] | None:
             raise KeyError("onnx_check")
         record, _ = json.JSONDecoder().raw_decode(text[start.start():])
         check = record["onnx_check"]
+        # the check stores a non-finite difference as null; records from before it was kept have none
+        delta = check.get("max_abs_action_delta", math.nan)
         return {**{k: check[k] for k in ("torch_success", "episodes", "passed", "seed_agreement")},
-                "max_abs_action_delta": check.get("max_abs_action_delta")}
+                "max_abs_action_delta": math.inf if delta is None else None if math.isnan(delta) else delta}
     except (json.JSONDecodeError, KeyError, TypeError):
         first = text.strip().splitlines()[-1] if text.strip() else "empty"
         raise LiquidControlError(f"{path} holds no ONNX check record ({first}).") from None
@@ -90,9 +93,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
              "last evaluation | wall time |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         check = "–" if r["onnx_check"] is None else f"{r['onnx_check']} ({_pct(r['seed_agreement'])} agreement"
-        if r["onnx_check"] is not None:  # a failure with tiny action differences is the policy's margin
+        if r["onnx_check"] is not None:  # large: a wrong file; tiny with a failure: flipped outcomes only
             delta = r["max_abs_action_delta"]
-            check += ")" if delta is None else f", max \\|Δa\\| {delta:.0e})"
+            if delta is None:
+                check += ")"
+            else:
+                check += f", max \\|Δa\\| {f'{delta:.0e}' if math.isfinite(delta) else 'non-finite'})"
         lines.append(f"| {r['run']} | {_mega(r['first_success_steps'])} | {_mega(r['steps_to_90'])} | "
                      f"{_pct(r['best_validation'])} | {_pct(r['heldout_success'])} | {check} | "
                      f"{_mega(r['last_steps'])}{'*' if r['stopped_at_success'] else ''} | "

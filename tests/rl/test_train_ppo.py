@@ -211,13 +211,16 @@ def test_run_table_reads_summaries_and_the_held_out_check(tmp_path: Path, capsys
     b = run("m_s1", [0.0, 0.3, 0.91, 0.6], {"torch_success": 0.9, "episodes": 200, "passed": False,
                                            "seed_agreement": 0.955, "max_abs_action_delta": 4.8e-7}, False)
     c = run("m_s2", [0.0, 0.0, 0.0], None, False)
+    d = run("m_s3", [0.0, 0.5], {"torch_success": 0.0, "episodes": 200, "passed": False, "seed_agreement": 1.0,
+                                 "max_abs_action_delta": None}, False)  # a non-finite difference, stored as null
     out = tmp_path / "table.csv"
-    assert table_main([str(out), str(a), str(b), str(c)]) == 0
+    assert table_main([str(out), str(a), str(b), str(c), str(d)]) == 0
     text = capsys.readouterr().out
     assert "| m_s0 | 0.20 M | 0.30 M | 97.0 % | 95.5 % | passed (100.0 % agreement) | 0.40 M* | 4 min |" in text
     assert "| m_s1 | 0.10 M | 0.20 M | 91.0 % | 90.0 % | failed (95.5 % agreement, max \\|Δa\\| 5e-07) | 0.30 M | 3 min |" in text
     assert "| m_s2 | never | never | 0.0 % | – | – | 0.20 M | 2 min |" in text
-    assert ("- m: 2/3 seeds reach ≥ 90 % validation, median 0.25 M; 1/3 have a best checkpoint ≥ 90 % held out "
+    assert "| failed (100.0 % agreement, max \\|Δa\\| non-finite) |" in text
+    assert ("- m: 2/4 seeds reach ≥ 90 % validation, median 0.25 M; 1/4 have a best checkpoint ≥ 90 % held out "
             "that passes the ONNX check.") in text
     rows = out.read_text().splitlines()
     assert rows[0].startswith("run,model,kind,units") and rows[1].startswith("m_s0,m,cfc-ncp,30,")
