@@ -78,10 +78,12 @@ if [ "$step" = all ] || [ "$step" = drone ]; then
   done
 fi
 if [ "$step" = all ] || [ "$step" = stability ]; then
-  # Does success hold when training goes on past the stop, and does a KL limit keep the MLP seed
-  # that collapsed (drone_single_mlp_s2) from collapsing? Same settings as the drone step otherwise.
+  # Does success hold when training goes on past the stop (CfC-NCP seed 1 stopped at 0.38 M), with
+  # and without a KL limit, and does the limit keep the MLP seed that collapsed (drone_single_mlp_s2)
+  # from collapsing? Same settings as the drone step otherwise, at most 2 M env steps.
   drone drone_long_cfc_ncp_s1 1 --stop-success 0 --steps 2000000
-  drone drone_target_kl_mlp_s2 2 --kind mlp --param-budget 3276 --target-kl 0.02
+  drone drone_long_target_kl_cfc_ncp_s1 1 --stop-success 0 --steps 2000000 --target-kl 0.02
+  drone drone_target_kl_mlp_s2 2 --kind mlp --param-budget 3276 --target-kl 0.02 --steps 2000000
 fi
 # success vs env steps and vs wall time of every run kept so far
 curves=()
