@@ -23,7 +23,8 @@ from liquidcontrol.rl.plot import read_run_json, run_group, run_tool
 
 FIELDS = ["run", "model", "kind", "units", "param_budget", "seed", "first_success_steps", "steps_to_90",
           "best_validation", "best_steps", "heldout_success", "heldout_episodes", "onnx_check", "seed_agreement",
-          "max_abs_action_delta", "last_steps", "last_validation", "stopped_at_success", "wall_seconds"]
+          "max_abs_action_delta", "lowest_after_90", "last_steps", "last_validation", "stopped_at_success",
+          "wall_seconds"]
 
 
 def _heldout(folder: Path) -> dict[str, Any] | None:
@@ -65,15 +66,18 @@ def run_row(folder: str | Path) -> dict[str, Any]:
     # the latest of equal bests, as training keeps it in best/ (success >= best so far)
     best = max(history, key=lambda h: (h["validation_success"], h["steps"]))
     check = _heldout(folder)
+    reached = first(0.9)
+    after = [h["validation_success"] for h in history if reached is not None and h["steps"] > reached]
     return {"run": folder.name, "model": run_group(folder), "kind": config.get("kind"), "units": config.get("units"),
             "param_budget": config.get("param_budget"), "seed": config.get("seed"),
             "first_success_steps": next((int(h["steps"]) for h in history if h["validation_success"] > 0), None),
-            "steps_to_90": first(0.9), "best_validation": best["validation_success"], "best_steps": int(best["steps"]),
+            "steps_to_90": reached, "best_validation": best["validation_success"], "best_steps": int(best["steps"]),
             "heldout_success": None if check is None else check["torch_success"],
             "heldout_episodes": None if check is None else check["episodes"],
             "onnx_check": None if check is None else ("passed" if check["passed"] else "failed"),
             "seed_agreement": None if check is None else check["seed_agreement"],
             "max_abs_action_delta": None if check is None else check["max_abs_action_delta"],
+            "lowest_after_90": min(after) if after else None,  # how far success fell once it was there
             "last_steps": int(history[-1]["steps"]), "last_validation": history[-1]["validation_success"],
             "stopped_at_success": bool(summary.get("stopped_at_success", False)),
             "wall_seconds": round(float(history[-1]["wall_seconds"]), 1)}
@@ -90,7 +94,7 @@ def _mega(value: Any) -> str:
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table, then one line per model (how many seeds reached 90 %, the median steps)."""
     lines = ["| run | first success | ≥ 90 % validation at | best validation | held-out (best) | ONNX check | "
-             "last evaluation | wall time |", "|---|---|---|---|---|---|---|---|"]
+             "lowest after ≥ 90 % | last evaluation | wall time |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         check = "–" if r["onnx_check"] is None else f"{r['onnx_check']} ({_pct(r['seed_agreement'])} agreement"
         if r["onnx_check"] is not None:  # large: a wrong file; tiny with a failure: flipped outcomes only
@@ -101,7 +105,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 check += f", max \\|Δa\\| {f'{delta:.0e}' if math.isfinite(delta) else 'non-finite'})"
         lines.append(f"| {r['run']} | {_mega(r['first_success_steps'])} | {_mega(r['steps_to_90'])} | "
                      f"{_pct(r['best_validation'])} | {_pct(r['heldout_success'])} | {check} | "
-                     f"{_mega(r['last_steps'])}{'*' if r['stopped_at_success'] else ''} | "
+                     f"{_pct(r['lowest_after_90'])} | {_mega(r['last_steps'])}{'*' if r['stopped_at_success'] else ''}"
+                     f": {_pct(r['last_validation'])} | "
                      f"{r['wall_seconds'] / 60:.0f} min |")
     models: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
