@@ -219,25 +219,17 @@ def _evaluate(cfg: MainConfig, task: Any, policy: Any, bundle: Path, sweep_names
 
 def _onnx_check(cfg: MainConfig, task: Any, policy: Any, bundle: Path, clean: list[Any]) -> dict[str, Any]:
     from liquidcontrol.evaluate import evaluate, sweep_conditions
-    from liquidcontrol.evaluate.onnx_check import (
-        jitter_agent,
-        max_action_delta,
-        needs_jitter_baseline,
-        onnx_check,
-        outcome_agreement,
-    )
+    from liquidcontrol.evaluate.onnx_check import add_jitter_baseline, max_action_delta, onnx_check
     from liquidcontrol.seeds import evaluation_seeds
 
     torch_res, onnx_res = clean[-2], clean[-1]
     seeds = evaluation_seeds(min(ACTION_CHECK_EPISODES, cfg.eval_episodes), first=EVAL_FIRST_SEED)
     delta, steps = max_action_delta(policy, bundle, task.env_id, seeds, n_envs=cfg.n_envs, env_kwargs=task.env_kwargs)
-    check = onnx_check(torch_res.conditions[0].episodes, onnx_res.conditions[0].episodes, delta, steps)
-    if needs_jitter_baseline(check):  # the same seeds as the clean evaluation, torch under 1e-6 action noise
-        jittered = evaluate(jitter_agent(policy), task.env_id, sweep_conditions([], severities=[]), cfg.eval_episodes,
-                            EVAL_FIRST_SEED, n_envs=cfg.n_envs, progress=cfg.progress, task=task)
-        check["torch_jitter_agreement"] = outcome_agreement(torch_res.conditions[0].episodes,
-                                                            jittered.conditions[0].episodes)
-    return check
+    torch_episodes = torch_res.conditions[0].episodes
+    check = onnx_check(torch_episodes, onnx_res.conditions[0].episodes, delta, steps)
+    return add_jitter_baseline(check, policy, torch_episodes, lambda agent: evaluate(  # the clean evaluation's seeds
+        agent, task.env_id, sweep_conditions([], severities=[]), cfg.eval_episodes, EVAL_FIRST_SEED,
+        n_envs=cfg.n_envs, progress=cfg.progress, task=task).conditions[0].episodes)
 
 
 def _summarise(cfg: MainConfig, task: Any, training: dict[str, Any], clean: list[Any], check: dict[str, Any],

@@ -131,17 +131,22 @@ def onnx_check(torch_episodes: Sequence[EpisodeRecord], onnx_episodes: Sequence[
     }
 
 
-def jitter_agent(policy: Any, seed: int = 0) -> Any:
-    """Evaluation factory of the torch-against-itself baseline (``_JitterAgent``)."""
-    return lambda envs: _JitterAgent(policy, seed)
-
-
 def needs_jitter_baseline(check: dict[str, Any]) -> bool:
     """A failed check whose actions match at the float32 level: only the outcomes differ, so the
     baseline can tell a marginal policy from a wrong file (for fp16/int8 differences it cannot)."""
     delta = check["max_abs_action_delta"]
     return (not check["passed"] and check["steps_compared"] > 0 and delta is not None
             and delta <= ACTION_TOLERANCE)
+
+
+def add_jitter_baseline(check: dict[str, Any], policy: Any, torch_episodes: Sequence[EpisodeRecord],
+                        run_clean: Any) -> dict[str, Any]:
+    """Add ``torch_jitter_agreement`` to a check that needs it (:func:`needs_jitter_baseline`).
+    ``run_clean(agent_factory)`` must return the episodes of the same clean seeds as ``torch_episodes``."""
+    if needs_jitter_baseline(check):
+        jittered = run_clean(lambda envs: _JitterAgent(policy))
+        check["torch_jitter_agreement"] = outcome_agreement(torch_episodes, jittered)
+    return check
 
 
 def failure_reason(check: dict[str, Any]) -> str:
@@ -187,7 +192,5 @@ def check_bundle(policy: Any, bundle: str | Path, task: Any, episodes: int, n_en
     delta, steps = max_action_delta(policy, bundle, task.env_id, evaluation_seeds(episodes), n_envs=n_envs,
                                     env_kwargs=task.env_kwargs)
     check = {"precision": precision, **onnx_check(runs[0], runs[1], delta, steps, min_agreement, tolerance)}
-    if needs_jitter_baseline(check):  # how often does torch disagree with itself under rounding-sized noise?
-        jittered = evaluate(jitter_agent(policy), task.env_id, [CLEAN], **common)  # type: ignore[arg-type]
-        check["torch_jitter_agreement"] = outcome_agreement(runs[0], jittered.conditions[0].episodes)
-    return check
+    return add_jitter_baseline(check, policy, runs[0], lambda agent: evaluate(
+        agent, task.env_id, [CLEAN], **common).conditions[0].episodes)  # type: ignore[arg-type]

@@ -39,10 +39,11 @@ def _heldout(folder: Path) -> dict[str, Any] | None:
             raise KeyError("onnx_check")
         record, _ = json.JSONDecoder().raw_decode(text[start.start():])
         check = record["onnx_check"]
-        # the check stores a non-finite difference as null; records from before it was kept have none
-        delta = check.get("max_abs_action_delta", math.nan)
-        return {**{k: check[k] for k in ("torch_success", "episodes", "passed", "seed_agreement")},
-                "max_abs_action_delta": math.inf if delta is None else None if math.isnan(delta) else delta}
+        row = {k: check[k] for k in ("torch_success", "episodes", "passed", "seed_agreement")}
+        delta = check.get("max_abs_action_delta", "absent")  # absent in records from before it was kept
+        # the check stores a non-finite difference as null
+        row["max_abs_action_delta"] = None if delta == "absent" else math.inf if delta is None else delta
+        return row
     except (json.JSONDecodeError, KeyError, TypeError):
         first = text.strip().splitlines()[-1] if text.strip() else "empty"
         raise LiquidControlError(f"{path} holds no ONNX check record ({first}).") from None
@@ -91,18 +92,22 @@ def _mega(value: Any) -> str:
     return "never" if value is None else f"{value / 1e6:.2f} M"
 
 
+def _check_cell(r: dict[str, Any]) -> str:
+    """"passed (99.0 % agreement, max |Δa| 7e-07)": a large difference means a wrong file, a tiny one
+    with a failure means flipped outcomes only."""
+    if r["onnx_check"] is None:
+        return "–"
+    delta = r["max_abs_action_delta"]
+    shown = "" if delta is None else f", max \\|Δa\\| {f'{delta:.0e}' if math.isfinite(delta) else 'non-finite'}"
+    return f"{r['onnx_check']} ({_pct(r['seed_agreement'])} agreement{shown})"
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table, then one line per model (how many seeds reached 90 %, the median steps)."""
     lines = ["| run | first success | ≥ 90 % validation at | best validation | held-out (best) | ONNX check | "
              "lowest after ≥ 90 % | last evaluation | wall time |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        check = "–" if r["onnx_check"] is None else f"{r['onnx_check']} ({_pct(r['seed_agreement'])} agreement"
-        if r["onnx_check"] is not None:  # large: a wrong file; tiny with a failure: flipped outcomes only
-            delta = r["max_abs_action_delta"]
-            if delta is None:
-                check += ")"
-            else:
-                check += f", max \\|Δa\\| {f'{delta:.0e}' if math.isfinite(delta) else 'non-finite'})"
+        check = _check_cell(r)
         lines.append(f"| {r['run']} | {_mega(r['first_success_steps'])} | {_mega(r['steps_to_90'])} | "
                      f"{_pct(r['best_validation'])} | {_pct(r['heldout_success'])} | {check} | "
                      f"{_pct(r['lowest_after_90'])} | {_mega(r['last_steps'])}{'*' if r['stopped_at_success'] else ''}"
